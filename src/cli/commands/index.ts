@@ -1,0 +1,7 @@
+import type { Command } from "../command.js";
+import { workerCommand } from "./worker.js";
+import { usageCommand } from "./usage.js";
+import { accountCommand } from "./account.js";
+
+/** Every top-level command, in the order `kuota --help` lists them. */
+export const COMMANDS: Command[] = [workerCommand, usageCommand, accountCommand];

@@ -1,0 +1,179 @@
+import { EngineClient, detectFlavor } from "../../engine/engine-client.js";
+import type { Flavor } from "../../engine/proto.js";
+import { RestartDetector, type UptimeMark } from "./restart-detector.js";
+import { EngineUnreachableError } from "../../core/errors.js";
+import { localDate } from "../../core/time.js";
+import type { Logger } from "../../core/log.js";
+import type { CounterReading, Store, Usage } from "../../store/store.js";
+
+const STAT = /^user>>>(.+)>>>traffic>>>(uplink|downlink)$/;
+const STATE_KEY = "xray.uptime_mark";
+/** Backoff bounds while the engine is unreachable (ms). */
+const BACKOFF_MIN_MS = 1000;
+const BACKOFF_MAX_MS = 30_000;
+
+/** Turns engine counters into store readings; the account is the lowercased email. */
+export function toReadings(stats: { name: string; value: number }[]): CounterReading[] {
+  const out: CounterReading[] = [];
+  for (const s of stats) {
+    const m = STAT.exec(s.name);
+    if (!m) continue;
+    out.push({
+      counter: s.name,
+      account: (m[1] as string).toLowerCase(),
+      direction: m[2] === "uplink" ? "up" : "down",
+      raw: s.value,
+    });
+  }
+  return out;
+}
+
+export type XrayCollectorOptions = {
+  address: string;
+  flavor: "auto" | Flavor;
+  pollMs: number;
+  store: Store;
+  log: Logger;
+  /** Called with the accounts whose usage changed after each applied poll. */
+  onUsage: (changed: Usage[]) => void;
+  now?: () => Date;
+};
+
+export type XrayStatus = {
+  reachable: boolean;
+  flavor: Flavor | null;
+  lastPollAt: string | null;
+  lastPollMs: number | null;
+  polls: number;
+  restartsSeen: number;
+  counters: number;
+};
+
+/**
+ * Reads every user counter without reset, on a fixed interval, and adds the deltas
+ * against the last raw values to the store in one transaction. Reading without
+ * reset is what makes a crash of kuota harmless: nothing is taken from the engine
+ * until it is stored.
+ */
+export class XrayCollector {
+  private client: EngineClient | null = null;
+  private readonly detector = new RestartDetector();
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<void> | null = null;
+  private stopped = false;
+  private backoffMs = BACKOFF_MIN_MS;
+  private unreachableLogged = false;
+  private readonly now: () => Date;
+  readonly status: XrayStatus = {
+    reachable: false,
+    flavor: null,
+    lastPollAt: null,
+    lastPollMs: null,
+    polls: 0,
+    restartsSeen: 0,
+    counters: 0,
+  };
+
+  constructor(private readonly opts: XrayCollectorOptions) {
+    this.now = opts.now ?? (() => new Date());
+  }
+
+  async start(): Promise<void> {
+    const saved = await this.opts.store.getState(STATE_KEY);
+    this.detector.restore(saved ? (JSON.parse(saved) as UptimeMark) : null);
+    this.schedule(0);
+  }
+
+  /** Stops polling and waits for a poll in flight to be stored. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.running;
+    this.client?.close();
+  }
+
+  private schedule(delayMs: number): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.running = this.tick().finally(() => (this.running = null));
+    }, delayMs);
+  }
+
+  private async tick(): Promise<void> {
+    const started = performance.now();
+    try {
+      await this.pollOnce();
+      this.backoffMs = BACKOFF_MIN_MS;
+      const spent = performance.now() - started;
+      this.schedule(Math.max(0, this.opts.pollMs - spent));
+    } catch (err) {
+      if (!(err instanceof EngineUnreachableError)) {
+        this.opts.log.error({ err }, "xray poll failed");
+      } else if (!this.unreachableLogged) {
+        this.unreachableLogged = true;
+        this.opts.log.warn(
+          { address: this.opts.address, retryMs: this.backoffMs, err: err.message },
+          "engine unreachable; retrying with backoff (counted usage is safe)",
+        );
+      }
+      this.status.reachable = false;
+      this.schedule(this.backoffMs);
+      this.backoffMs = Math.min(this.backoffMs * 2, BACKOFF_MAX_MS);
+    }
+  }
+
+  private async connect(): Promise<EngineClient> {
+    if (this.client) return this.client;
+    const flavor =
+      this.opts.flavor === "auto" ? await detectFlavor(this.opts.address) : this.opts.flavor;
+    this.client = new EngineClient(this.opts.address, flavor);
+    this.status.flavor = flavor;
+    this.opts.log.info({ address: this.opts.address, flavor }, "engine connected");
+    return this.client;
+  }
+
+  private mark(uptime: number): UptimeMark {
+    return { uptime, monoMs: performance.now(), wallMs: this.now().getTime() };
+  }
+
+  /** One poll: uptime, counters, uptime again, then one store transaction. */
+  async pollOnce(): Promise<void> {
+    const client = await this.connect();
+    const t0 = performance.now();
+    const before = this.mark(await client.uptimeSeconds());
+    const stats = await client.queryStats("user>>>");
+    const after = this.mark(await client.uptimeSeconds());
+    const verdict = this.detector.judge(before, after);
+    if (this.unreachableLogged) {
+      this.unreachableLogged = false;
+      this.opts.log.info({ address: this.opts.address }, "engine reachable again");
+    }
+    this.status.reachable = true;
+    if (verdict === "discard") {
+      this.opts.log.warn("engine restarted during a poll; counting from the next one");
+      return;
+    }
+    if (verdict === "restarted") {
+      this.status.restartsSeen++;
+      this.opts.log.warn(
+        { uptimeS: before.uptime },
+        "engine restarted; counting its new counters whole",
+      );
+    }
+    const at = this.now();
+    const readings = toReadings(stats);
+    const applied = await this.opts.store.applyCounters({
+      source: "xray",
+      readings,
+      sourceRestarted: verdict === "restarted",
+      day: localDate(at),
+      at: at.toISOString(),
+      state: { [STATE_KEY]: JSON.stringify(this.detector.mark) },
+    });
+    this.status.polls++;
+    this.status.counters = readings.length;
+    this.status.lastPollAt = at.toISOString();
+    this.status.lastPollMs = Math.round((performance.now() - t0) * 100) / 100;
+    if (applied.changed.length > 0) this.opts.onUsage(applied.changed);
+  }
+}

@@ -1,0 +1,131 @@
+import { mkdirSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { writeFileAtomic } from "./atomic-write.js";
+import { isSafeFileName } from "./safe-name.js";
+import { localDate } from "../core/time.js";
+import type { Logger } from "../core/log.js";
+import type { AccountWithUsage } from "../store/store.js";
+
+/**
+ * The `<data dir>/usage/<user>.json` document sellers' menu scripts read.
+ * Field names and shapes are a compatibility contract: do not rename.
+ */
+export type UsageDocument = {
+  username: string;
+  protocol: string;
+  limit_bytes: number | null;
+  total_usage: { upload_bytes: number; download_bytes: number; total_bytes: number };
+  daily_usage: { date: string; upload_bytes: number; download_bytes: number; total_bytes: number };
+  created_at: string;
+  updated_at: string;
+};
+
+/** Builds the document; daily figures read 0 once the local date has moved on. */
+export function usageDocument(a: AccountWithUsage, today: string): UsageDocument {
+  const u = a.usage;
+  const sameDay = u.day === today;
+  const dayUp = sameDay ? u.dayUploadBytes : 0;
+  const dayDown = sameDay ? u.dayDownloadBytes : 0;
+  return {
+    username: a.name,
+    protocol: a.protocol,
+    limit_bytes: a.limitBytes,
+    total_usage: {
+      upload_bytes: u.uploadBytes,
+      download_bytes: u.downloadBytes,
+      total_bytes: u.uploadBytes + u.downloadBytes,
+    },
+    daily_usage: {
+      date: today,
+      upload_bytes: dayUp,
+      download_bytes: dayDown,
+      total_bytes: dayUp + dayDown,
+    },
+    created_at: a.createdAt,
+    updated_at: u.updatedAt,
+  };
+}
+
+/** Minimum time between two writes of one account's file (ms). */
+export const USAGE_FILE_MIN_INTERVAL_MS = 1000;
+
+/**
+ * Keeps the usage files in step with the store: accounts are marked dirty when
+ * their usage changes and written at most once a second each, atomically.
+ */
+export class UsageFiles {
+  readonly dir: string;
+  private readonly dirty = new Set<string>();
+  private readonly lastWrite = new Map<string, number>();
+  private readonly skipped = new Set<string>();
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(
+    dataDir: string,
+    private readonly load: (name: string) => Promise<AccountWithUsage | null>,
+    private readonly log: Logger,
+  ) {
+    this.dir = join(dataDir, "usage");
+    mkdirSync(this.dir, { recursive: true, mode: 0o755 });
+  }
+
+  markDirty(names: Iterable<string>): void {
+    for (const n of names) this.dirty.add(n);
+  }
+
+  start(tickMs = 200): void {
+    this.timer = setInterval(() => void this.flush(false), tickMs);
+    this.timer.unref();
+  }
+
+  /** Writes dirty files; with `all`, ignores the once-a-second spacing (used at stop). */
+  async flush(all: boolean): Promise<void> {
+    const now = Date.now();
+    const today = localDate();
+    for (const name of [...this.dirty]) {
+      if (!all && now - (this.lastWrite.get(name) ?? 0) < USAGE_FILE_MIN_INTERVAL_MS) continue;
+      this.dirty.delete(name);
+      await this.write(name, today, now);
+    }
+  }
+
+  async writeNow(name: string): Promise<void> {
+    this.dirty.delete(name);
+    await this.write(name, localDate(), Date.now());
+  }
+
+  private async write(name: string, today: string, now: number): Promise<void> {
+    if (!isSafeFileName(name)) {
+      if (!this.skipped.has(name)) {
+        this.skipped.add(name);
+        this.log.warn({ user: name }, "account name unsafe as a file name; usage file not written");
+      }
+      return;
+    }
+    const account = await this.load(name);
+    if (!account) return;
+    try {
+      writeFileAtomic(
+        join(this.dir, `${name}.json`),
+        JSON.stringify(usageDocument(account, today), null, 2) + "\n",
+      );
+      this.lastWrite.set(name, now);
+    } catch (err) {
+      this.dirty.add(name);
+      this.log.error({ err, user: name }, "usage file write failed; will retry");
+    }
+  }
+
+  /** Removes an account's file (account deleted). */
+  remove(name: string): void {
+    this.dirty.delete(name);
+    this.lastWrite.delete(name);
+    if (!isSafeFileName(name)) return;
+    rmSync(join(this.dir, `${name}.json`), { force: true });
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    await this.flush(true);
+  }
+}

@@ -1,0 +1,116 @@
+/**
+ * The store: every query kuota makes goes through this interface, so the embedded
+ * SQLite store can later be swapped for a shared PostgreSQL one. Methods are async
+ * for that reason even though better-sqlite3 answers synchronously.
+ */
+
+export const PROTOCOLS = ["ssh", "vmess", "vless", "trojan", "shadowsocks"] as const;
+export type Protocol = (typeof PROTOCOLS)[number];
+
+/** Where an account came from: found on the system, or created by kuota. */
+export type Origin = "adopted" | "created";
+
+export type Account = {
+  name: string;
+  protocol: Protocol;
+  origin: Origin;
+  /** Quota in bytes (upload + download); null means unlimited. */
+  limitBytes: number | null;
+  /** Expiry as an ISO 8601 instant; null means never. */
+  expiresAt: string | null;
+  /** active, or locked (disabled by `KUOTA_ON_LIMIT=lock`). */
+  state: "active" | "locked";
+  /** False while the account is missing from its source (engine config, /etc/passwd). */
+  present: boolean;
+  createdAt: string;
+  updatedAt: string;
+};
+
+export type Usage = {
+  name: string;
+  uploadBytes: number;
+  downloadBytes: number;
+  /** Local date (YYYY-MM-DD) the daily figures belong to. */
+  day: string;
+  dayUploadBytes: number;
+  dayDownloadBytes: number;
+  /** Last time traffic was counted, ISO 8601; null if never. */
+  lastSeenAt: string | null;
+  updatedAt: string;
+};
+
+export type AccountWithUsage = Account & { usage: Usage };
+
+/** An account as found by discovery (engine config or /etc/passwd). */
+export type DiscoveredAccount = { name: string; protocol: Protocol };
+
+/** One raw counter reading from a source, e.g. `user>>>alice>>>traffic>>>uplink`. */
+export type CounterReading = {
+  /** Stable counter key within its source. */
+  counter: string;
+  /** Account the counter belongs to. */
+  account: string;
+  direction: "up" | "down";
+  /** Absolute value as the source reports it (bytes). */
+  raw: number;
+};
+
+/**
+ * A batch of readings from one source (e.g. "xray", "ssh"). When `sourceRestarted`
+ * is true the source's counters started again from zero, so raw values are counted
+ * whole and every baseline of the source is dropped first.
+ */
+export type CounterBatch = {
+  source: string;
+  readings: CounterReading[];
+  sourceRestarted: boolean;
+  /** Local date (YYYY-MM-DD) the traffic is counted under. */
+  day: string;
+  at: string;
+  /** Collector state written in the same transaction (e.g. the engine uptime mark). */
+  state?: Record<string, string>;
+};
+
+/** What applying a batch changed: accounts whose usage moved, with their new usage. */
+export type AppliedBatch = { changed: Usage[] };
+
+export type DeletionEvent = {
+  id: number;
+  kind: "deleted" | "locked";
+  account: string;
+  protocol: Protocol;
+  reason: string;
+  /** Usage (bytes) and limit at the moment of the event. */
+  usedBytes: number;
+  limitBytes: number | null;
+  at: string;
+  ackedAt: string | null;
+};
+
+export interface Store {
+  /** Registers accounts found on the system; existing ones are marked present. Returns the new names. */
+  adoptAccounts(found: DiscoveredAccount[], at: string): Promise<string[]>;
+  /** Marks accounts of the given protocols that were not found as absent. Returns their names. */
+  markAbsent(protocols: Protocol[], presentNames: Set<string>, at: string): Promise<string[]>;
+  createAccount(
+    account: Omit<Account, "createdAt" | "updatedAt" | "present" | "state">,
+    at: string,
+  ): Promise<void>;
+  getAccount(name: string): Promise<AccountWithUsage | null>;
+  listAccounts(): Promise<AccountWithUsage[]>;
+  setLimit(name: string, limitBytes: number | null, reset: boolean, at: string): Promise<void>;
+  removeAccount(name: string): Promise<void>;
+
+  /** Adds the deltas of a batch of raw counters in one transaction; crash-safe. */
+  applyCounters(batch: CounterBatch): Promise<AppliedBatch>;
+
+  /** Small key/value state of the collectors (e.g. the engine's last uptime). */
+  getState(key: string): Promise<string | null>;
+  setState(key: string, value: string): Promise<void>;
+
+  recordEvent(event: Omit<DeletionEvent, "id" | "ackedAt">): Promise<number>;
+  pendingEvents(limit: number): Promise<DeletionEvent[]>;
+  ackEvents(ids: number[], at: string): Promise<void>;
+
+  close(): Promise<void>;
+}

@@ -42,7 +42,6 @@ export interface Flow {
   finished: boolean;
   /** Sequence number of stream byte 0 (ISN + 1, or the first sequence number seen). */
   base: number;
-  synSeen: boolean;
   /** Storage for the contiguous prefix; only the first `filled` bytes are meaningful. */
   data: Uint8Array;
   filled: number;
@@ -158,7 +157,6 @@ export class FlowTable {
       // A SYN-ACK starts the server's direction, which never carries what we look for.
       finished: segment.syn && segment.ack,
       base: segment.syn ? seqAdd(segment.seq, 1) : segment.seq,
-      synSeen: segment.syn,
       data: EMPTY,
       filled: 0,
       pieces: [],
@@ -174,15 +172,10 @@ export class FlowTable {
     let offset = (seq - flow.base) | 0;
     let bytes = payload;
     if (offset < 0) {
-      if (!flow.synSeen && flow.filled === 0 && -offset <= cap) {
-        // Without a SYN the first segment seen may not be the stream's first: move back.
-        this.#rebase(flow, -offset);
-        offset = 0;
-      } else {
-        if (-offset >= bytes.length) return false;
-        bytes = bytes.subarray(-offset);
-        offset = 0;
-      }
+      // Bytes before the stream start (or before the first sequence number seen): trim.
+      if (-offset >= bytes.length) return false;
+      bytes = bytes.subarray(-offset);
+      offset = 0;
     }
     const end = Math.min(offset + bytes.length, cap);
     if (end <= offset || end <= flow.filled) return false;
@@ -193,20 +186,6 @@ export class FlowTable {
     this.#append(flow, bytes.subarray(flow.filled - offset, end - offset));
     this.#drainPieces(flow);
     return true;
-  }
-
-  #rebase(flow: Flow, shift: number): void {
-    flow.base = seqAdd(flow.base, -shift);
-    const cap = this.limits.maxPrefixBytes;
-    const kept: Flow["pieces"] = [];
-    for (const piece of flow.pieces) {
-      const offset = piece.offset + shift;
-      if (offset < cap) kept.push({ offset, bytes: piece.bytes.subarray(0, cap - offset) });
-    }
-    this.#bufferedBytes -= flow.piecesBytes;
-    flow.pieces = kept;
-    flow.piecesBytes = kept.reduce((sum, piece) => sum + piece.bytes.length, 0);
-    this.#bufferedBytes += flow.piecesBytes;
   }
 
   #keepPiece(flow: Flow, offset: number, bytes: Uint8Array): void {

@@ -1,5 +1,5 @@
 import http from "node:http";
-import { WorkerDownError } from "../core/errors.js";
+import { OperatorError, WorkerDownError } from "../core/errors.js";
 import type { ApiErrorBody } from "./api-error.js";
 
 /** A refusal or failure reported by the worker, with its stable code. */
@@ -71,9 +71,9 @@ export class ControlClient {
           );
         } else if (err.code === "EACCES") {
           reject(
-            new WorkerDownError(
-              this.socketPath,
-              "permission denied; run as root or as a member of the socket group",
+            new OperatorError(
+              `permission denied on the control socket ${this.socketPath}`,
+              "run as root, or add the user to the socket group (KUOTA_SOCKET_GROUP)",
             ),
           );
         } else reject(err);

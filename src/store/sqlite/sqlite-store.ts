@@ -240,6 +240,9 @@ export class SqliteStore implements Store {
       for (const r of batch.readings) {
         const prev = this.stmts.getBaseline.get(batch.source, r.counter) as
           { raw: number } | undefined;
+        // A counter of a name kuota never counted gets no baseline, so that when the
+        // account is adopted later everything it used so far is counted.
+        if (prev === undefined && !this.stmts.exists.get(r.account)) continue;
         // A counter below its baseline was reset behind our back (another reader
         // using reset=true, or a restart we could not see): its value is all new.
         const delta = prev === undefined || r.raw < prev.raw ? r.raw : r.raw - prev.raw;

@@ -1,0 +1,92 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, existsSync, readdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { UsageFiles, usageDocument } from "../../../src/export/usage-files.js";
+import { isSafeFileName } from "../../../src/export/safe-name.js";
+import { silentLogger } from "../../../src/core/log.js";
+import type { AccountWithUsage } from "../../../src/store/store.js";
+
+function account(name: string, up: number, down: number, day = "2026-12-03"): AccountWithUsage {
+  return {
+    name,
+    protocol: "vless",
+    origin: "adopted",
+    limitBytes: null,
+    expiresAt: null,
+    state: "active",
+    present: true,
+    createdAt: "2026-12-01T00:00:00.000Z",
+    updatedAt: "2026-12-01T00:00:00.000Z",
+    usage: {
+      name,
+      uploadBytes: up,
+      downloadBytes: down,
+      day,
+      dayUploadBytes: up,
+      dayDownloadBytes: down,
+      lastSeenAt: null,
+      updatedAt: "2026-12-03T10:00:00.000Z",
+    },
+  };
+}
+
+test("the document has the contract's fields; total is upload plus download", () => {
+  const doc = usageDocument(account("alice", 5, 7), "2026-12-03");
+  assert.deepEqual(Object.keys(doc), [
+    "username",
+    "protocol",
+    "limit_bytes",
+    "total_usage",
+    "daily_usage",
+    "created_at",
+    "updated_at",
+  ]);
+  assert.deepEqual(doc.total_usage, { upload_bytes: 5, download_bytes: 7, total_bytes: 12 });
+  assert.equal(doc.limit_bytes, null);
+});
+
+test("daily usage reads zero once the date has moved on", () => {
+  const doc = usageDocument(account("alice", 5, 7, "2026-12-02"), "2026-12-03");
+  assert.deepEqual(doc.daily_usage, {
+    date: "2026-12-03",
+    upload_bytes: 0,
+    download_bytes: 0,
+    total_bytes: 0,
+  });
+});
+
+test("names that could escape the folder are never written", async () => {
+  for (const bad of ["../x", "/", "a/b", "", ".", "..", "a\0b", ".hidden", "x".repeat(65)]) {
+    assert.equal(isSafeFileName(bad), false, bad);
+  }
+  const dir = mkdtempSync(join(tmpdir(), "kuota-usage-"));
+  const files = new UsageFiles(dir, async (n) => account(n, 1, 2), silentLogger);
+  files.markDirty(["../escape", "ok.user"]);
+  await files.flush(true);
+  assert.deepEqual(readdirSync(join(dir, "usage")), ["ok.user.json"]);
+  assert.equal(existsSync(join(dir, "escape.json")), false);
+  const doc = JSON.parse(readFileSync(join(dir, "usage", "ok.user.json"), "utf8"));
+  assert.equal(doc.total_usage.total_bytes, 3);
+});
+
+test("each file is written at most once a second", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "kuota-usage-"));
+  let loads = 0;
+  const files = new UsageFiles(
+    dir,
+    async (n) => {
+      loads++;
+      return account(n, loads, 0);
+    },
+    silentLogger,
+  );
+  files.markDirty(["alice"]);
+  await files.flush(false);
+  files.markDirty(["alice"]);
+  await files.flush(false);
+  assert.equal(loads, 1);
+  await files.flush(true);
+  assert.equal(loads, 2);
+});

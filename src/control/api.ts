@@ -1,0 +1,114 @@
+/**
+ * The control API's contract: paths, request bodies and answers, shared by the
+ * worker's routes, the CLI and the bot. Every path is served over the unix
+ * socket as HTTP+JSON. Failures answer `ApiErrorBody` with a stable `code`.
+ *
+ * GET    /v1/status                   → StatusView
+ * GET    /v1/usage                    → { accounts: AccountView[] }
+ * GET    /v1/usage/:name              → AccountView
+ * POST   /v1/accounts                 CreateAccountRequest → CreatedAccount
+ * GET    /v1/accounts/:name           → AccountDetails
+ * POST   /v1/accounts/:name/limit     SetLimitRequest → AccountView
+ * DELETE /v1/accounts/:name           DeleteAccountRequest (body) → DeletionReport
+ * GET    /v1/hosts?limit&since&service&q → { hosts: HostView[] }
+ * GET    /v1/deleted?limit            → { entries: DeletedLogEntry[] }
+ * GET    /v1/events/pending?limit     → { events: DeletionEvent[] }
+ * POST   /v1/events/ack               AckEventsRequest → { acked: number }
+ */
+import type { AccountView } from "../worker/views.js";
+import type { DeletionEvent, Protocol } from "../store/store.js";
+
+export type { AccountView, DeletionEvent, Protocol };
+
+export type CreateAccountRequest = {
+  protocol: Protocol;
+  name: string;
+  /** SSH only: the login password. */
+  password?: string;
+  /** Size text as typed (`500MB`, `5GB`, `1.5GB`, `0`, `unlimited`) or bytes; absent: unlimited. */
+  limit?: string | number | null;
+  /** Days of validity from now; absent: never expires. */
+  days?: number;
+};
+
+export type ConnectionDetails = {
+  /** Public host used in links (KUOTA_PUBLIC_HOST). */
+  host: string;
+  /** One entry per inbound the account was added to (Xray) or per SSH port. */
+  endpoints: {
+    tag: string;
+    port: number | string;
+    network: string;
+    path: string | null;
+    tls: boolean;
+  }[];
+  /** SSH password, VMess/VLESS UUID, or Trojan/Shadowsocks password. Shown once to the seller. */
+  secret: string;
+  /** Shadowsocks cipher, when relevant. */
+  method?: string;
+};
+
+export type CreatedAccount = {
+  account: AccountView;
+  connection: ConnectionDetails;
+  /** Share links sellers hand to customers (vmess://, vless://, trojan://, ss://); none for SSH. */
+  links: string[];
+};
+
+export type AccountDetails = AccountView & {
+  /** Xray: inbound tags holding the account. SSH: live sessions. */
+  inbounds?: string[];
+  sessions?: { ip: string; port: number; daemon: string }[];
+};
+
+export type SetLimitRequest = {
+  /** Size text or bytes; `0`/`unlimited`/null removes the limit. */
+  limit: string | number | null;
+  /** Also reset the account's usage to zero. */
+  reset?: boolean;
+};
+
+export type DeleteAccountRequest = { reason?: string };
+
+/** What a deletion did, step by step; failed steps are reported and the rest still ran. */
+export type DeletionReport = {
+  account: string;
+  protocol: Protocol;
+  steps: { step: string; ok: boolean; detail?: string }[];
+  /** True when every step succeeded; rerunning the delete finishes what is left. */
+  complete: boolean;
+};
+
+export type HostView = {
+  host: string;
+  service: string;
+  source_ip: string;
+  account: string | null;
+  kind: "sni" | "http" | "xray";
+  count: number;
+  first_seen: string;
+  last_seen: string;
+};
+
+/** One line of deleted.log: `YYYY-MM-DD HH:MM:SS | PROTO | NAME | details`. */
+export type DeletedLogEntry = { time: string; protocol: string; name: string; details: string };
+
+export type AckEventsRequest = { ids: number[] };
+
+export type StatusView = {
+  worker: { pid: number; startedAt: string; uptimeS: number };
+  accounts: { total: number; present: number };
+  xray: {
+    reachable: boolean;
+    flavor: "xray" | "v2ray" | null;
+    lastPollAt: string | null;
+    lastPollMs: number | null;
+    polls: number;
+    restartsSeen: number;
+    counters: number;
+  };
+  /** Present once SSH accounting runs. */
+  ssh?: { enabled: boolean; sessions: number; reason?: string };
+  /** Present once host capture runs. */
+  capture?: { enabled: boolean; records: number; lost: number; hosts: number; reason?: string };
+};

@@ -10,6 +10,13 @@
  *   that closes the previous client, usually under a marker line such as `### bob 2026-12-31`
  *   (`#&`, `#!` and similar prefixes too).
  * Anything else (an inline `[{...},{...}]`) is edited token by token.
+ *
+ * Known shortcomings, to end when a seller needs it:
+ * - New clients are appended as ordinary entries, never in the glued layout and without a
+ *   marker line, so an autoscript's own user list (`grep '^###'`) does not show them.
+ * - Removing the first client of a glued list (the one holding the `#vless` anchor) takes the
+ *   comment lines inside it along, anchor included; autoscripts never remove that client.
+ * - V2Ray 4.x single-user shadowsocks inbounds are neither added to nor removed from.
  */
 import { isDeepStrictEqual } from "node:util";
 import { OperatorError } from "../core/errors.js";

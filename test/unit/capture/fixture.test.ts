@@ -1,6 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
+import { OperatorError } from "../../../src/core/errors.js";
 import { readPcapFile } from "../../../src/capture/read-pcap-file.js";
 import { CaptureParser, type Sighting } from "../../../src/capture/sightings.js";
 import { PcapStream } from "../../../src/capture/pcap-stream.js";
@@ -76,4 +77,17 @@ test("the Chromium fixture holds ClientHellos whose SNI is past the first segmen
   );
   assert.ok(hellos >= 31);
   assert.ok(outsideFirst > 0, "no split SNI: were offloads left on?");
+});
+
+test("readPcapFile names a file that is not a classic pcap as the operator's mistake", async () => {
+  const notPcap = new URL("expected.json", DIR).pathname;
+  await assert.rejects(
+    async () => {
+      for await (const sighting of readPcapFile(notPcap)) void sighting;
+    },
+    (err: unknown) =>
+      err instanceof OperatorError &&
+      /not a pcap stream/.test(err.message) &&
+      /tcpdump -w/.test(err.hint ?? ""),
+  );
 });

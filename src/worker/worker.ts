@@ -47,6 +47,9 @@ export async function runWorker(config: Config, log: Logger): Promise<void> {
 
   await control.listen();
   await discovery.start();
+  // A write still waiting in the once-a-second spacing is lost if the previous
+  // worker was killed; the store has the figures, so every file is rewritten now.
+  usageFiles.markDirty((await store.listAccounts()).map((a) => a.name));
   usageFiles.start();
   await xray.start();
   log.info({ db: config.dbPath, dataDir: config.dataDir, pollMs: config.pollMs }, "worker started");

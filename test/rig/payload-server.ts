@@ -27,6 +27,11 @@ export interface PayloadServer {
   sinkUrl(options?: { rate?: number }): string;
   /** Body bytes received by `/sink` since start, all requests together (finished or not). */
   sinkReceived(): number;
+  /**
+   * Bytes handed to client sockets since start (status lines, headers and bodies, all
+   * connections): an upper bound on what a proxy in between can have read from this server.
+   */
+  bytesSent(): number;
   /** Drops open connections and stops listening. Safe to call twice. */
   close(): Promise<void>;
 }
@@ -138,6 +143,15 @@ export async function startPayloadServer(): Promise<PayloadServer> {
   };
 
   const server = createServer(handle);
+  const sockets = new Set<import("node:net").Socket>();
+  let closedSent = 0;
+  server.on("connection", (socket) => {
+    sockets.add(socket);
+    socket.on("close", () => {
+      sockets.delete(socket);
+      closedSent += socket.bytesWritten;
+    });
+  });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen({ host: "127.0.0.1", port: 0 }, () => resolve());
@@ -150,6 +164,7 @@ export async function startPayloadServer(): Promise<PayloadServer> {
     bytesUrl: (bytes, options) => `http://127.0.0.1:${port}/bytes/${bytes}${query(options?.rate)}`,
     sinkUrl: (options) => `http://127.0.0.1:${port}/sink${query(options?.rate)}`,
     sinkReceived: () => received,
+    bytesSent: () => closedSent + [...sockets].reduce((sum, s) => sum + s.bytesWritten, 0),
     close() {
       closing ??= new Promise<void>((resolve) => {
         liveServers.delete(payload);

@@ -10,6 +10,18 @@ export const KUOTA_BIN = resolve("dist/src/cli/main.js");
 
 export type WorkerEnv = Record<string, string>;
 
+/**
+ * Sandboxes still alive. Cleanup is registered once, when this module loads:
+ * an `after` registered inside a `before` hook would run as soon as the hook ends.
+ */
+const live = new Set<WorkerSandbox>();
+after(async () => {
+  await Promise.allSettled([...live].map((s) => s.cleanup()));
+});
+process.on("exit", () => {
+  for (const s of live) s.killNow();
+});
+
 /** A scratch area for one worker: database, data dir (/etc/myvpn stand-in), socket. */
 export class WorkerSandbox {
   readonly dir: string;
@@ -33,7 +45,7 @@ export class WorkerSandbox {
     writeFileSync(this.env.KUOTA_ENV_FILE as string, "# test sandbox\n");
     if (!extra.KUOTA_PASSWD_FILE)
       writeFileSync(this.env.KUOTA_PASSWD_FILE as string, "root:x:0:0:root:/root:/bin/bash\n");
-    after(() => this.cleanup());
+    live.add(this);
   }
 
   get dataDir(): string {
@@ -129,7 +141,18 @@ export class WorkerSandbox {
     });
   }
 
+  /** Synchronous last resort when the test process exits. */
+  killNow(): void {
+    try {
+      this.proc?.kill("SIGKILL");
+    } catch {
+      // already gone
+    }
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+
   async cleanup(): Promise<void> {
+    live.delete(this);
     await this.kill9();
     if (existsSync(this.dir)) rmSync(this.dir, { recursive: true, force: true });
   }

@@ -8,6 +8,8 @@ export type RouteDeps = {
   store: Store;
   xray: XrayCollector;
   startedAt: Date;
+  /** Status of the optional components, keyed by component name. */
+  status: () => Record<string, unknown>;
 };
 
 /** The read side of the control API. Capabilities add their own routes to the router. */
@@ -39,6 +41,7 @@ export function baseRoutes(router: Router, deps: RouteDeps): Router {
       },
       accounts: { total: accounts.length, present: accounts.filter((a) => a.present).length },
       xray: deps.xray.status,
+      ...deps.status(),
     };
   });
   return router;

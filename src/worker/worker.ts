@@ -5,8 +5,33 @@ import { XrayCollector } from "../collect/xray/xray-collector.js";
 import { Discovery } from "../collect/discovery/discovery.js";
 import { UsageFiles } from "../export/usage-files.js";
 import { baseRoutes } from "./routes.js";
+import type { WorkerComponent } from "./component.js";
 import type { Config } from "../config/config.js";
 import type { Logger } from "../core/log.js";
+import type { Store, Usage } from "../store/store.js";
+
+/** What every component may use: the store, the usage files, the logger, the config. */
+export type WorkerContext = {
+  config: Config;
+  log: Logger;
+  store: Store;
+  /** The SQLite store itself, for components with their own tables (hosts). */
+  sqlite: SqliteStore;
+  usageFiles: UsageFiles;
+  xray: XrayCollector;
+  /** Collectors call this with the accounts whose usage changed. */
+  onUsage: (changed: Usage[]) => void;
+  /** Listeners added by components (e.g. enforcement) to usage changes. */
+  usageListeners: ((changed: Usage[]) => void)[];
+};
+
+/**
+ * Builds the optional components. Each capability adds one line here; they
+ * start in this order and stop in reverse.
+ */
+function components(_ctx: WorkerContext): WorkerComponent[] {
+  return [];
+}
 
 /**
  * The privileged worker: discovers accounts, collects counters into the store,
@@ -15,19 +40,25 @@ import type { Logger } from "../core/log.js";
  */
 export async function runWorker(config: Config, log: Logger): Promise<void> {
   const startedAt = new Date();
-  const store = new SqliteStore(config.dbPath);
+  const sqlite = new SqliteStore(config.dbPath);
+  const store: Store = sqlite;
   const usageFiles = new UsageFiles(
     config.dataDir,
     (n) => store.getAccount(n),
     log.child({ component: "usage-files" }),
   );
+  const usageListeners: ((changed: Usage[]) => void)[] = [];
+  const onUsage = (changed: Usage[]) => {
+    usageFiles.markDirty(changed.map((u) => u.name));
+    for (const listener of usageListeners) listener(changed);
+  };
   const xray = new XrayCollector({
     address: config.xrayApi,
     flavor: config.xrayFlavor,
     pollMs: config.pollMs,
     store,
     log: log.child({ component: "xray" }),
-    onUsage: (changed) => usageFiles.markDirty(changed.map((u) => u.name)),
+    onUsage,
   });
   const discovery = new Discovery({
     xrayConfig: config.xrayConfig,
@@ -37,7 +68,25 @@ export async function runWorker(config: Config, log: Logger): Promise<void> {
     log: log.child({ component: "discovery" }),
     onAdopted: (names) => usageFiles.markDirty(names),
   });
-  const router = baseRoutes(new Router(), { store, xray, startedAt });
+  const ctx: WorkerContext = {
+    config,
+    log,
+    store,
+    sqlite,
+    usageFiles,
+    xray,
+    onUsage,
+    usageListeners,
+  };
+  const parts = components(ctx);
+  const router = baseRoutes(new Router(), {
+    store,
+    xray,
+    startedAt,
+    status: () =>
+      Object.fromEntries(parts.filter((p) => p.status).map((p) => [p.name, p.status?.()])),
+  });
+  for (const part of parts) part.routes?.(router);
   const control = new ControlServer(
     config.socketPath,
     config.socketGroup,
@@ -52,6 +101,7 @@ export async function runWorker(config: Config, log: Logger): Promise<void> {
   usageFiles.markDirty((await store.listAccounts()).map((a) => a.name));
   usageFiles.start();
   await xray.start();
+  for (const part of parts) await part.start();
   log.info({ db: config.dbPath, dataDir: config.dataDir, pollMs: config.pollMs }, "worker started");
 
   await new Promise<void>((resolve) => {
@@ -63,6 +113,13 @@ export async function runWorker(config: Config, log: Logger): Promise<void> {
     process.once("SIGINT", () => stop("SIGINT"));
   });
 
+  for (const part of [...parts].reverse()) {
+    try {
+      await part.stop();
+    } catch (err) {
+      log.error({ err, component: part.name }, "component failed to stop cleanly");
+    }
+  }
   discovery.stop();
   await xray.stop();
   await usageFiles.stop();

@@ -2,6 +2,14 @@ import type { Command } from "../command.js";
 import { workerCommand } from "./worker.js";
 import { usageCommand } from "./usage.js";
 import { accountCommand } from "./account.js";
+import { topCommand } from "./top.js";
+import { completionCommand } from "./completion.js";
 
 /** Every top-level command, in the order `kuota --help` lists them. */
-export const COMMANDS: Command[] = [workerCommand, usageCommand, accountCommand];
+export const COMMANDS: Command[] = [
+  workerCommand,
+  usageCommand,
+  accountCommand,
+  topCommand,
+  completionCommand,
+];

@@ -1,0 +1,129 @@
+import { execa, ExecaError } from "execa";
+import { CommandFailedError, OperatorError } from "../../core/errors.js";
+import type { CounterValue } from "./nft-ruleset.js";
+
+/** Where and how `nft` runs. */
+export interface NftOptions {
+  /** Run inside this network namespace (`ip netns exec NAME nft ...`), for tests. Default: none. */
+  netns?: string;
+  /** The nft binary. Default `nft` from PATH. */
+  binary?: string;
+  /** Kill nft after this many ms. Default 10,000. */
+  timeoutMs?: number;
+}
+
+/**
+ * Runs `nft` as a child process: scripts on stdin (`nft -f -`, one atomic transaction each) and
+ * JSON listings. Spawning costs a few ms per call; see bench/ssh for the measured read cost.
+ */
+export class Nft {
+  readonly #command: string;
+  readonly #prefix: string[];
+  readonly #timeoutMs: number;
+
+  constructor(options: NftOptions = {}) {
+    const binary = options.binary ?? "nft";
+    this.#command = options.netns ? "ip" : binary;
+    this.#prefix = options.netns ? ["netns", "exec", options.netns, binary] : [];
+    this.#timeoutMs = options.timeoutMs ?? 10_000;
+  }
+
+  /**
+   * Loads a script as one transaction. Throws OperatorError when nft is missing or lacks
+   * CAP_NET_ADMIN, CommandFailedError (nft's message, execa error as `cause`) otherwise.
+   */
+  async run(script: string): Promise<void> {
+    await this.#exec(["-f", "-"], script);
+  }
+
+  /**
+   * Every named counter of a table, by name. An absent table gives an empty map.
+   * @param table family and name, e.g. `inet kuota`
+   */
+  async readCounters(table: string): Promise<Map<string, CounterValue>> {
+    let stdout: string;
+    try {
+      stdout = await this.#exec(["-j", "list", "counters", "table", ...table.split(" ")]);
+    } catch (err) {
+      if (isNoSuchObject(err)) return new Map();
+      throw err;
+    }
+    return parseCounterListing(stdout);
+  }
+
+  /** True if the table exists. */
+  async hasTable(table: string): Promise<boolean> {
+    try {
+      await this.#exec(["list", "table", ...table.split(" ")]);
+      return true;
+    } catch (err) {
+      if (isNoSuchObject(err)) return false;
+      throw err;
+    }
+  }
+
+  /** The JSON listing of one object, e.g. `["map", "inet", "kuota", "ssh_up4"]`. */
+  async listJson(args: readonly string[]): Promise<unknown> {
+    return JSON.parse(await this.#exec(["-j", "list", ...args])) as unknown;
+  }
+
+  async #exec(args: string[], input?: string): Promise<string> {
+    const command = `nft ${args.join(" ")}`;
+    try {
+      const result = await execa(this.#command, [...this.#prefix, ...args], {
+        input: input ?? "",
+        timeout: this.#timeoutMs,
+        stripFinalNewline: true,
+      });
+      return result.stdout;
+    } catch (err) {
+      throw explain(command, err);
+    }
+  }
+}
+
+/** True when nft failed because an object (table, element, counter) does not exist. */
+export function isNoSuchObject(err: unknown): boolean {
+  return err instanceof CommandFailedError && /No such file or directory/.test(err.message);
+}
+
+/** True when nft failed because an element or object already exists. */
+export function isAlreadyThere(err: unknown): boolean {
+  return err instanceof CommandFailedError && /File exists/.test(err.message);
+}
+
+/** Reads `nft -j list counters` output; objects other than counters are skipped. */
+export function parseCounterListing(json: string): Map<string, CounterValue> {
+  const counters = new Map<string, CounterValue>();
+  const parsed = JSON.parse(json) as { nftables?: unknown };
+  if (!Array.isArray(parsed.nftables)) return counters;
+  for (const item of parsed.nftables as unknown[]) {
+    if (typeof item !== "object" || item === null || !("counter" in item)) continue;
+    const counter = (item as { counter: Record<string, unknown> }).counter;
+    const { name, packets, bytes } = counter;
+    if (typeof name === "string" && typeof packets === "number" && typeof bytes === "number") {
+      counters.set(name, { packets, bytes });
+    }
+  }
+  return counters;
+}
+
+/** Turns an execa failure into the operator's next step or a CommandFailedError. */
+function explain(command: string, err: unknown): Error {
+  if (!(err instanceof ExecaError)) return err instanceof Error ? err : new Error(String(err));
+  if (err.code === "ENOENT") {
+    return new OperatorError(
+      `${command.split(" ")[0]} is not installed or not in PATH`,
+      "install nftables (`apt-get install nftables`) and restart the worker",
+    );
+  }
+  const stderr = String(err.stderr ?? "").trim();
+  if (/Operation not permitted/.test(stderr)) {
+    return new OperatorError(
+      "nft was refused: the worker lacks CAP_NET_ADMIN",
+      "run the worker as root or give it CAP_NET_ADMIN (AmbientCapabilities=CAP_NET_ADMIN)",
+    );
+  }
+  const detail = stderr.split("\n")[0] || err.shortMessage;
+  return new CommandFailedError(command, detail, { cause: err });
+}

@@ -2,6 +2,7 @@ import { z } from "zod";
 import { readEnvFile } from "./env-file.js";
 import { OperatorError } from "../core/errors.js";
 import { LOG_LEVELS } from "../core/log.js";
+import { parseServiceMap, type ServiceRule } from "../capture/service-map.js";
 
 /** Where kuota looks for its environment file unless `KUOTA_ENV_FILE` says otherwise. */
 export const DEFAULT_ENV_FILE = "/etc/kuota/kuota.env";
@@ -31,6 +32,25 @@ const hostPort = z
     "expected HOST:PORT, e.g. 127.0.0.1:10085",
   );
 
+/** `true`/`false` (also 1/0, yes/no, on/off). */
+const flag = z.string().transform((s, ctx) => {
+  const v = s.trim().toLowerCase();
+  if (["1", "true", "yes", "on"].includes(v)) return true;
+  if (["0", "false", "no", "off"].includes(v)) return false;
+  ctx.addIssue({ code: "custom", message: `"${s}" is not true or false` });
+  return z.NEVER;
+});
+
+/** `CAPTURE_SERVICE_MAP`, see src/capture/service-map.ts. */
+const serviceMap = z.string().transform((s, ctx) => {
+  const parsed = parseServiceMap(s);
+  if ("error" in parsed) {
+    ctx.addIssue({ code: "custom", message: parsed.error });
+    return z.NEVER;
+  }
+  return parsed.rules;
+});
+
 const positiveMs = (min: number) => z.coerce.number().int().min(min);
 
 /**
@@ -50,6 +70,11 @@ const schema = z.object({
   KUOTA_ADOPT_MS: positiveMs(100).default(5000),
   KUOTA_PASSWD_FILE: z.string().min(1).default("/etc/passwd"),
   SSH_PORTS: portList.default([22, 109, 143]),
+  CAPTURE_ENABLED: flag.default(true),
+  CAPTURE_PORTS: portList.default([80, 443, 777, 8080, 8443, 2052, 2053]),
+  CAPTURE_NFLOG_GROUP: z.coerce.number().int().min(1).max(65535).default(41),
+  CAPTURE_SERVICE_MAP: serviceMap.default([]),
+  XRAY_ACCESS_LOG: z.string().default("/var/log/xray/access.log"),
 });
 
 export type Config = {
@@ -72,6 +97,16 @@ export type Config = {
   adoptMs: number;
   passwdFile: string;
   sshPorts: number[];
+  /** Host capture (nft rule + NFLOG reader, Xray access log); false turns both off. */
+  captureEnabled: boolean;
+  /** TCP ports whose new connections' first packets are read for SNI / HTTP Host. */
+  capturePorts: number[];
+  /** NFLOG group of the capture rule; one reader per group and network namespace. */
+  captureNflogGroup: number;
+  /** Seller's service names for fronted ports, paths and SNI (`CAPTURE_SERVICE_MAP`). */
+  captureServiceMap: ServiceRule[];
+  /** Xray/V2Ray access log followed for destinations; a missing file is waited for. */
+  xrayAccessLog: string;
 };
 
 const FIXES: Record<string, string> = {
@@ -82,6 +117,10 @@ const FIXES: Record<string, string> = {
   KUOTA_POLL_MS: "use a whole number of milliseconds, at least 5 (default 1000)",
   KUOTA_ADOPT_MS: "use a whole number of milliseconds, at least 100 (default 5000)",
   SSH_PORTS: "list the SSH daemons' ports separated by commas, e.g. 22,109,143",
+  CAPTURE_ENABLED: "use true or false",
+  CAPTURE_PORTS: "list TCP ports separated by commas, e.g. 80,443,8080",
+  CAPTURE_NFLOG_GROUP: "use a whole number from 1 to 65535 no other program logs to (default 41)",
+  CAPTURE_SERVICE_MAP: "use KEY=NAME pairs, e.g. 443:/vless=VLESS,777=SSH,sni:ws.example.com=VLESS",
 };
 
 /**
@@ -132,5 +171,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     adoptMs: c.KUOTA_ADOPT_MS,
     passwdFile: c.KUOTA_PASSWD_FILE,
     sshPorts: c.SSH_PORTS,
+    captureEnabled: c.CAPTURE_ENABLED,
+    capturePorts: c.CAPTURE_PORTS,
+    captureNflogGroup: c.CAPTURE_NFLOG_GROUP,
+    captureServiceMap: c.CAPTURE_SERVICE_MAP,
+    xrayAccessLog: c.XRAY_ACCESS_LOG,
   };
 }

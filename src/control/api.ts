@@ -10,7 +10,7 @@
  * GET    /v1/accounts/:name           → AccountDetails
  * POST   /v1/accounts/:name/limit     SetLimitRequest → AccountView
  * DELETE /v1/accounts/:name           DeleteAccountRequest (body) → DeletionReport
- * GET    /v1/hosts?limit&since&service&q → { hosts: HostView[] }
+ * GET    /v1/hosts?limit&since&service&q&after_id → { hosts: HostView[] }
  * GET    /v1/deleted?limit            → { entries: DeletedLogEntry[] }
  * GET    /v1/events/pending?limit     → { events: DeletionEvent[] }
  * POST   /v1/events/ack               AckEventsRequest → { acked: number }
@@ -79,13 +79,23 @@ export type DeletionReport = {
   complete: boolean;
 };
 
+/**
+ * One host clients asked for, deduplicated (lowercase, no trailing dot). Service, source and kind
+ * are those of its first sighting. GET /v1/hosts answers newest `last_seen` first; `since` (ISO
+ * 8601) keeps hosts seen since then; `service` is exact and case-insensitive; `q` is a substring of
+ * the host; `after_id=N` answers hosts recorded after id N, oldest first (to follow new hosts);
+ * `limit` defaults to 100, at most 10,000.
+ */
 export type HostView = {
+  /** Grows with every new host. */
+  id: number;
   host: string;
   service: string;
   source_ip: string;
   account: string | null;
   kind: "sni" | "http" | "xray";
   count: number;
+  /** ISO 8601 instants. */
   first_seen: string;
   last_seen: string;
 };
@@ -110,5 +120,19 @@ export type StatusView = {
   /** Present once SSH accounting runs. */
   ssh?: { enabled: boolean; sessions: number; reason?: string };
   /** Present once host capture runs. */
-  capture?: { enabled: boolean; records: number; lost: number; hosts: number; reason?: string };
+  capture?: {
+    /** The nft rule and its NFLOG reader run. */
+    enabled: boolean;
+    /** NFLOG records received; `lost`: the rule's counter minus these (kernel/tcpdump loss). */
+    records: number;
+    lost: number;
+    /** Distinct hosts recorded. */
+    hosts: number;
+    /** Why packet capture is off, with the next step. */
+    reason?: string;
+    /** Records or sightings kuota itself dropped because parsing or the store fell behind. */
+    dropped?: number;
+    /** The Xray access log followed, and why it cannot be read now. */
+    accessLog?: { path: string; problem?: string };
+  };
 };

@@ -5,6 +5,7 @@ import { XrayCollector } from "../collect/xray/xray-collector.js";
 import { Discovery } from "../collect/discovery/discovery.js";
 import { UsageFiles } from "../export/usage-files.js";
 import { baseRoutes } from "./routes.js";
+import { CaptureComponent } from "../capture/capture-component.js";
 import type { WorkerComponent } from "./component.js";
 import type { Config } from "../config/config.js";
 import type { Logger } from "../core/log.js";
@@ -29,8 +30,8 @@ export type WorkerContext = {
  * Builds the optional components. Each capability adds one line here; they
  * start in this order and stop in reverse.
  */
-function components(_ctx: WorkerContext): WorkerComponent[] {
-  return [];
+function components(ctx: WorkerContext): WorkerComponent[] {
+  return [new CaptureComponent(ctx)];
 }
 
 /**

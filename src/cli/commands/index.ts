@@ -4,6 +4,8 @@ import { usageCommand } from "./usage.js";
 import { accountCommand } from "./account.js";
 import { topCommand } from "./top.js";
 import { completionCommand } from "./completion.js";
+import { hostsCommand } from "./hosts.js";
+import { captureCommand } from "./capture.js";
 
 /** Every top-level command, in the order `kuota --help` lists them. */
 export const COMMANDS: Command[] = [
@@ -12,4 +14,6 @@ export const COMMANDS: Command[] = [
   accountCommand,
   topCommand,
   completionCommand,
+  hostsCommand,
+  captureCommand,
 ];

@@ -53,4 +53,20 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX events_pending ON events (id) WHERE acked_at IS NULL;
   `,
+  // 2: hosts clients asked for (host capture), one row per normalized host
+  `
+  CREATE TABLE hosts (
+    id         INTEGER PRIMARY KEY,
+    host       TEXT NOT NULL UNIQUE,
+    service    TEXT NOT NULL,
+    source_ip  TEXT NOT NULL,
+    account    TEXT,
+    kind       TEXT NOT NULL CHECK (kind IN ('sni','http','xray')),
+    count      INTEGER NOT NULL DEFAULT 1,
+    first_seen TEXT NOT NULL,
+    last_seen  TEXT NOT NULL
+  );
+  CREATE INDEX hosts_last_seen ON hosts (last_seen);
+  CREATE INDEX hosts_service ON hosts (service COLLATE NOCASE, last_seen);
+  `,
 ];

@@ -62,11 +62,16 @@ export class WorkerSandbox {
     return JSON.parse(readFileSync(this.usageFile(user), "utf8"));
   }
 
-  /** Starts `kuota worker` and waits for its control socket. */
-  async start(extra: WorkerEnv = {}): Promise<void> {
+  /**
+   * Starts `kuota worker` and waits for its control socket. `netns` runs it inside that network
+   * namespace (`ip netns exec`, which execs, so the pid is the worker's).
+   */
+  async start(extra: WorkerEnv = {}, options: { netns?: string } = {}): Promise<void> {
     if (this.proc) throw new Error("worker already running");
     Object.assign(this.env, extra);
-    const proc = spawn(process.execPath, [KUOTA_BIN, "worker"], {
+    const argv = [process.execPath, KUOTA_BIN, "worker"];
+    if (options.netns !== undefined) argv.unshift("ip", "netns", "exec", options.netns);
+    const proc = spawn(argv[0] as string, argv.slice(1), {
       env: { ...process.env, ...this.env },
       stdio: ["ignore", "pipe", "pipe"],
     });

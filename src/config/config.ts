@@ -70,6 +70,10 @@ const schema = z.object({
   KUOTA_ADOPT_MS: positiveMs(100).default(5000),
   KUOTA_PASSWD_FILE: z.string().min(1).default("/etc/passwd"),
   SSH_PORTS: portList.default([22, 109, 143]),
+  KUOTA_PUBLIC_HOST: z
+    .string()
+    .regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.:-]+)$/, "expected a domain or IP address")
+    .optional(),
   CAPTURE_ENABLED: flag.default(true),
   CAPTURE_PORTS: portList.default([80, 443, 777, 8080, 8443, 2052, 2053]),
   CAPTURE_NFLOG_GROUP: z.coerce.number().int().min(1).max(65535).default(41),
@@ -97,6 +101,8 @@ export type Config = {
   adoptMs: number;
   passwdFile: string;
   sshPorts: number[];
+  /** Domain or IP address customers dial, used in share links; null: no links are made. */
+  publicHost: string | null;
   /** Host capture (nft rule + NFLOG reader, Xray access log); false turns both off. */
   captureEnabled: boolean;
   /** TCP ports whose new connections' first packets are read for SNI / HTTP Host. */
@@ -117,6 +123,8 @@ const FIXES: Record<string, string> = {
   KUOTA_POLL_MS: "use a whole number of milliseconds, at least 5 (default 1000)",
   KUOTA_ADOPT_MS: "use a whole number of milliseconds, at least 100 (default 5000)",
   SSH_PORTS: "list the SSH daemons' ports separated by commas, e.g. 22,109,143",
+  KUOTA_PUBLIC_HOST:
+    "set it to the domain or IP address customers connect to, e.g. vpn.example.com",
   CAPTURE_ENABLED: "use true or false",
   CAPTURE_PORTS: "list TCP ports separated by commas, e.g. 80,443,8080",
   CAPTURE_NFLOG_GROUP: "use a whole number from 1 to 65535 no other program logs to (default 41)",
@@ -171,6 +179,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     adoptMs: c.KUOTA_ADOPT_MS,
     passwdFile: c.KUOTA_PASSWD_FILE,
     sshPorts: c.SSH_PORTS,
+    publicHost: c.KUOTA_PUBLIC_HOST?.replace(/^\[(.*)\]$/, "$1") ?? null,
     captureEnabled: c.CAPTURE_ENABLED,
     capturePorts: c.CAPTURE_PORTS,
     captureNflogGroup: c.CAPTURE_NFLOG_GROUP,

@@ -53,6 +53,12 @@ export type CreatedAccount = {
   connection: ConnectionDetails;
   /** Share links sellers hand to customers (vmess://, vless://, trojan://, ss://); none for SSH. */
   links: string[];
+  /**
+   * What the seller should know, one line each: the engine was unreachable (the account is in the
+   * config and loads at its next start), no KUOTA_PUBLIC_HOST (no links), Dropbear will refuse
+   * the account's shell... Empty when all went as planned.
+   */
+  notes?: string[];
 };
 
 export type AccountDetails = AccountView & {
@@ -70,7 +76,11 @@ export type SetLimitRequest = {
 
 export type DeleteAccountRequest = { reason?: string };
 
-/** What a deletion did, step by step; failed steps are reported and the rest still ran. */
+/**
+ * What a deletion did, step by step; failed steps are reported and the rest still ran. When the
+ * account could still be used (the Linux user or the config client could not be removed) it stays
+ * in the store, so rerunning the delete finishes what is left.
+ */
 export type DeletionReport = {
   account: string;
   protocol: Protocol;
@@ -100,7 +110,10 @@ export type HostView = {
   last_seen: string;
 };
 
-/** One line of deleted.log: `YYYY-MM-DD HH:MM:SS | PROTO | NAME | details`. */
+/**
+ * One line of deleted.log: `YYYY-MM-DD HH:MM:SS | PROTO | NAME | details` (local time).
+ * GET /v1/deleted answers the latest `limit` lines (default 20, at most 1,000), newest first.
+ */
 export type DeletedLogEntry = { time: string; protocol: string; name: string; details: string };
 
 export type AckEventsRequest = { ids: number[] };

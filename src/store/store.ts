@@ -110,7 +110,8 @@ export interface Store {
 
   recordEvent(event: Omit<DeletionEvent, "id" | "ackedAt">): Promise<number>;
   pendingEvents(limit: number): Promise<DeletionEvent[]>;
-  ackEvents(ids: number[], at: string): Promise<void>;
+  /** Marks events delivered; resolves how many were pending. */
+  ackEvents(ids: number[], at: string): Promise<number>;
 
   close(): Promise<void>;
 }

@@ -5,6 +5,7 @@ import { XrayCollector } from "../collect/xray/xray-collector.js";
 import { Discovery } from "../collect/discovery/discovery.js";
 import { UsageFiles } from "../export/usage-files.js";
 import { baseRoutes } from "./routes.js";
+import { AccountLifecycle } from "../lifecycle/lifecycle-component.js";
 import { CaptureComponent } from "../capture/capture-component.js";
 import type { WorkerComponent } from "./component.js";
 import type { Config } from "../config/config.js";
@@ -31,7 +32,7 @@ export type WorkerContext = {
  * start in this order and stop in reverse.
  */
 function components(ctx: WorkerContext): WorkerComponent[] {
-  return [new CaptureComponent(ctx)];
+  return [new AccountLifecycle(ctx), new CaptureComponent(ctx)];
 }
 
 /**

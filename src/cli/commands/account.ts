@@ -3,6 +3,7 @@ import { loadConfig } from "../../config/config.js";
 import { ControlClient } from "../../control/client.js";
 import { formatBytes, table } from "../format.js";
 import type { AccountView } from "../../worker/views.js";
+import { accountLifecycleCommands } from "./account-lifecycle.js";
 
 const list: Command = {
   name: "list",
@@ -41,7 +42,7 @@ Examples:
 export const accountCommand: Command = {
   name: "account",
   summary: "list, create, show, limit and delete accounts",
-  subcommands: [list],
+  subcommands: [list, ...accountLifecycleCommands],
   help: "",
   async run() {
     return 2;

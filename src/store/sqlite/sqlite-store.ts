@@ -297,10 +297,12 @@ export class SqliteStore implements Store {
     }));
   }
 
-  async ackEvents(ids: number[], at: string): Promise<void> {
+  async ackEvents(ids: number[], at: string): Promise<number> {
+    let acked = 0;
     this.db.transaction(() => {
-      for (const id of ids) this.stmts.ackEvent.run(at, id);
+      for (const id of ids) acked += this.stmts.ackEvent.run(at, id).changes;
     })();
+    return acked;
   }
 
   async close(): Promise<void> {

@@ -1,0 +1,138 @@
+/**
+ * The account lifecycle inside the worker: create, show, change the limit and delete accounts,
+ * the deleted.log listing and the bot's event delivery, all over the control socket. Operations
+ * that change accounts run one at a time, so two edits of the engine config never interleave.
+ */
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { ApiError } from "../control/api-error.js";
+import { listAccounts, readXrayConfig } from "../accounts/xray-config.js";
+import { accountView } from "../worker/views.js";
+import type { Router } from "../control/router.js";
+import type { WorkerComponent } from "../worker/component.js";
+import type { WorkerContext } from "../worker/worker.js";
+import type { AccountDetails, CreatedAccount, DeletionReport } from "../control/api.js";
+import type { LifecycleDeps } from "./deps.js";
+import { createAccount } from "./create.js";
+import { deleteAccount } from "./delete.js";
+import { findSshSessions } from "./ssh-sessions.js";
+import { readDeletedLog } from "./deleted-log.js";
+import {
+  checkAckRequest,
+  checkCreateRequest,
+  checkDeleteRequest,
+  checkLimitRequest,
+  checkName,
+  checkQueryLimit,
+} from "./requests.js";
+
+export class AccountLifecycle implements WorkerComponent {
+  readonly name = "accounts";
+  private readonly deps: LifecycleDeps;
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(ctx: WorkerContext) {
+    this.deps = {
+      config: ctx.config,
+      log: ctx.log.child({ component: "accounts" }),
+      store: ctx.store,
+      usageFiles: ctx.usageFiles,
+      engineFlavor: () => ctx.xray.status.flavor,
+    };
+  }
+
+  async start(): Promise<void> {}
+
+  /** Waits for the operation running now, so nothing is cut half-way. */
+  async stop(): Promise<void> {
+    await this.queue.catch(() => undefined);
+  }
+
+  /** Runs `operation` after the ones before it. */
+  private serial<T>(operation: () => Promise<T>): Promise<T> {
+    const result = this.queue.then(operation, operation);
+    this.queue = result.catch(() => undefined);
+    return result;
+  }
+
+  /**
+   * Deletes an account (quota enforcement calls this in-process). See deleteAccount in delete.ts.
+   * @throws ApiError / OperatorError when refused; nothing changed then
+   */
+  deleteAccount(name: string, reason: string): Promise<DeletionReport> {
+    return this.serial(() => deleteAccount(this.deps, name, reason));
+  }
+
+  createAccount(body: unknown): Promise<CreatedAccount> {
+    const request = checkCreateRequest(body);
+    return this.serial(() => createAccount(this.deps, request));
+  }
+
+  routes(router: Router): void {
+    const { store, usageFiles, config } = this.deps;
+    router.post("/v1/accounts", (req) => this.createAccount(req.body));
+    router.get("/v1/accounts/:name", (req) => this.details(checkName(req.params["name"])));
+    router.post("/v1/accounts/:name/limit", async (req) => {
+      const name = checkName(req.params["name"]);
+      const { limitBytes, reset } = checkLimitRequest(req.body);
+      return this.serial(async () => {
+        await this.mustExist(name);
+        await store.setLimit(name, limitBytes, reset, new Date().toISOString());
+        await usageFiles.writeNow(name);
+        this.deps.log.info({ user: name, limitBytes, reset }, "limit set");
+        return accountView(await this.mustExist(name));
+      });
+    });
+    router.delete("/v1/accounts/:name", (req) => {
+      const { reason } = checkDeleteRequest(req.body);
+      return this.deleteAccount(req.params["name"] ?? "", reason ?? "deleted by the operator");
+    });
+    router.get("/v1/deleted", async (req) => ({
+      entries: await readDeletedLog(
+        join(config.dataDir, "deleted.log"),
+        checkQueryLimit(req.query.get("limit"), 20, 1000),
+      ),
+    }));
+    router.get("/v1/events/pending", async (req) => ({
+      events: await store.pendingEvents(checkQueryLimit(req.query.get("limit"), 50, 500)),
+    }));
+    router.post("/v1/events/ack", async (req) => ({
+      acked: await store.ackEvents(checkAckRequest(req.body), new Date().toISOString()),
+    }));
+  }
+
+  private async mustExist(name: string) {
+    const account = await this.deps.store.getAccount(name);
+    if (!account) {
+      throw new ApiError(
+        404,
+        "no_account",
+        `kuota manages no account named ${name}`,
+        "list them with `kuota account list`",
+      );
+    }
+    return account;
+  }
+
+  /** The account with the inbounds holding it (Xray) or its live sessions (SSH). */
+  private async details(name: string): Promise<AccountDetails> {
+    const account = await this.mustExist(name);
+    const details: AccountDetails = accountView(account);
+    if (account.protocol === "ssh") {
+      details.sessions = await findSshSessions(name, this.deps.config.sshPorts)
+        .then((all) => all.map((s) => ({ ip: s.ip, port: s.port, daemon: s.daemon })))
+        .catch((err: unknown) => {
+          this.deps.log.warn({ err, user: name }, "cannot list SSH sessions");
+          return [];
+        });
+    } else {
+      const text = await readFile(this.deps.config.xrayConfig, "utf8").catch(() => null);
+      const found =
+        text === null
+          ? undefined
+          : listAccounts(readXrayConfig(text)).accounts.find((a) => a.name === name);
+      details.inbounds = found?.inboundTags ?? [];
+    }
+    return details;
+  }
+}

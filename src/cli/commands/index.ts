@@ -4,6 +4,7 @@ import { usageCommand } from "./usage.js";
 import { accountCommand } from "./account.js";
 import { topCommand } from "./top.js";
 import { completionCommand } from "./completion.js";
+import { botCommand } from "./bot.js";
 import { hostsCommand } from "./hosts.js";
 import { captureCommand } from "./capture.js";
 
@@ -12,6 +13,7 @@ export const COMMANDS: Command[] = [
   workerCommand,
   usageCommand,
   accountCommand,
+  botCommand,
   topCommand,
   completionCommand,
   hostsCommand,

@@ -1,0 +1,119 @@
+import { Composer, InlineKeyboard } from "grammy";
+import { formatBytes } from "../../accounts/sizes.js";
+import type { AccountView, DeletionReport } from "../../control/api.js";
+import { nameProblem, parseLimit, splitArgs } from "../args.js";
+import { callbackData } from "../callback-data.js";
+import { HTML, translator, type BotContext, type BotDeps } from "../context.js";
+import { accountCard, limitText } from "../format.js";
+import { clip, escapeHtml } from "../html.js";
+import { accountPath, askWorker } from "../reply.js";
+
+/** /usage NAME, /limit NAME SIZE, /delete NAME (confirmed with a button). */
+export function accountCommands(deps: BotDeps): Composer<BotContext> {
+  const c = new Composer<BotContext>();
+  const { client } = deps;
+
+  c.command("usage", async (ctx) => {
+    const [name] = splitArgs(ctx.match);
+    if (name === undefined) return void (await ctx.reply(ctx.t("usage-needs-name"), HTML));
+    const problem = nameProblem(translator(ctx), name);
+    if (problem) return void (await ctx.reply(problem, HTML));
+    const view = await askWorker(
+      ctx,
+      () => client.get<AccountView>(accountPath("/v1/usage", name)),
+      escapeHtml(name),
+    );
+    if (view) await ctx.reply(accountCard(translator(ctx), view), HTML);
+  });
+
+  c.command("limit", async (ctx) => {
+    const [name, ...sizeWords] = splitArgs(ctx.match);
+    if (name === undefined || sizeWords.length === 0) {
+      return void (await ctx.reply(ctx.t("limit-usage"), HTML));
+    }
+    const t = translator(ctx);
+    const problem = nameProblem(t, name);
+    if (problem) return void (await ctx.reply(problem, HTML));
+    const size = parseLimit(t, sizeWords.join(" "));
+    if (!size.ok) return void (await ctx.reply(size.problem, HTML));
+    const view = await askWorker(
+      ctx,
+      () =>
+        client.post<AccountView>(accountPath("/v1/accounts", name, "/limit"), {
+          limit: size.bytes,
+        }),
+      escapeHtml(name),
+    );
+    if (view) {
+      await ctx.reply(
+        ctx.t("limit-done", { name: escapeHtml(name), limit: limitText(t, view.limit_bytes) }),
+        HTML,
+      );
+    }
+  });
+
+  c.command("delete", async (ctx) => {
+    const [name] = splitArgs(ctx.match);
+    if (name === undefined) return void (await ctx.reply(ctx.t("delete-usage"), HTML));
+    const problem = nameProblem(translator(ctx), name);
+    if (problem) return void (await ctx.reply(problem, HTML));
+    const view = await askWorker(
+      ctx,
+      () => client.get<AccountView>(accountPath("/v1/usage", name)),
+      escapeHtml(name),
+    );
+    if (!view) return;
+    await ctx.reply(
+      ctx.t("delete-confirm", {
+        name: escapeHtml(view.username),
+        protocol: escapeHtml(view.protocol),
+        used: formatBytes(view.total_usage.total_bytes),
+      }),
+      {
+        ...HTML,
+        reply_markup: new InlineKeyboard()
+          .text(ctx.t("button-delete-yes"), callbackData.deleteConfirm(view.username))
+          .text(ctx.t("button-delete-no"), callbackData.deleteCancel(view.username)),
+      },
+    );
+  });
+  return c;
+}
+
+/** The answer to a Delete/Keep button: runs the deletion and shows its steps. */
+export async function answerDelete(
+  ctx: BotContext,
+  deps: BotDeps,
+  name: string,
+  confirm: boolean,
+): Promise<void> {
+  await ctx.answerCallbackQuery();
+  const shown = escapeHtml(name);
+  if (!confirm) {
+    await ctx.editMessageText(ctx.t("delete-cancelled", { name: shown }), HTML);
+    return;
+  }
+  // Take the buttons away first, so a second press cannot start a second deletion.
+  await ctx.editMessageReplyMarkup({ reply_markup: new InlineKeyboard() }).catch(() => undefined);
+  const report = await askWorker(
+    ctx,
+    () =>
+      deps.client.request<DeletionReport>("DELETE", accountPath("/v1/accounts", name), {
+        reason: `deleted from Telegram by admin ${ctx.from?.id ?? "?"}`,
+      }),
+    shown,
+  );
+  if (!report) return;
+  const lines = report.steps.map((s) =>
+    s.ok
+      ? ctx.t("delete-step-ok", { step: escapeHtml(s.step) })
+      : ctx.t("delete-step-failed", {
+          step: escapeHtml(s.step),
+          detail: escapeHtml(clip(s.detail ?? "", 200)),
+        }),
+  );
+  const head = report.complete
+    ? ctx.t("delete-done", { name: shown })
+    : ctx.t("delete-partial", { name: shown });
+  await ctx.editMessageText([head, ...lines].join("\n"), HTML);
+}

@@ -40,6 +40,9 @@ export class WorkerSandbox {
       KUOTA_PASSWD_FILE: join(this.dir, "passwd"),
       XRAY_CONFIG: join(this.dir, "no-xray-config.json"),
       KUOTA_LOG_LEVEL: "debug",
+      // Host capture adds an nft chain and a tcpdump on NFLOG group 41 in the worker's network
+      // namespace: off unless a test asks, so workers in the host's namespace leave it alone.
+      CAPTURE_ENABLED: "false",
       ...extra,
     };
     writeFileSync(this.env.KUOTA_ENV_FILE as string, "# test sandbox\n");

@@ -44,11 +44,7 @@ export async function runWorker(config: Config, log: Logger): Promise<void> {
   const startedAt = new Date();
   const sqlite = new SqliteStore(config.dbPath);
   const store: Store = sqlite;
-  const usageFiles = new UsageFiles(
-    config.dataDir,
-    (n) => store.getAccount(n),
-    log.child({ component: "usage-files" }),
-  );
+  const usageFiles = new UsageFiles(config.dataDir, store, log.child({ component: "usage-files" }));
   const usageListeners: ((changed: Usage[]) => void)[] = [];
   const onUsage = (changed: Usage[]) => {
     usageFiles.markDirty(changed.map((u) => u.name));

@@ -121,7 +121,7 @@ export class SqliteStore implements Store {
            day_up_bytes = CASE WHEN day = @day THEN day_up_bytes + @up ELSE @up END,
            day_down_bytes = CASE WHEN day = @day THEN day_down_bytes + @down ELSE @down END,
            day = @day, last_seen_at = @at, updated_at = @at
-         WHERE name = @name`,
+         WHERE name = @name RETURNING *`,
       ),
       getBaseline: db.prepare(`SELECT raw FROM counter_baselines WHERE source = ? AND counter = ?`),
       setBaseline: db.prepare(
@@ -129,6 +129,7 @@ export class SqliteStore implements Store {
          ON CONFLICT (source, counter) DO UPDATE SET raw = excluded.raw`,
       ),
       dropBaselines: db.prepare(`DELETE FROM counter_baselines WHERE source = ?`),
+      sourceBaselines: db.prepare(`SELECT counter, raw FROM counter_baselines WHERE source = ?`),
       getState: db.prepare(`SELECT value FROM collector_state WHERE key = ?`),
       setState: db.prepare(
         `INSERT INTO collector_state (key, value) VALUES (?, ?)
@@ -231,23 +232,41 @@ export class SqliteStore implements Store {
     this.stmts.removeAccount.run(name);
   }
 
+  /**
+   * Baselines per source, kept in memory: the worker is the store's only writer,
+   * so after the first read the table is written, never read, on the hot path.
+   */
+  private readonly baselines = new Map<string, Map<string, number>>();
+
+  private baselinesOf(source: string): Map<string, number> {
+    let map = this.baselines.get(source);
+    if (!map) {
+      const rows = this.stmts.sourceBaselines.all(source) as { counter: string; raw: number }[];
+      map = new Map(rows.map((r) => [r.counter, r.raw]));
+      this.baselines.set(source, map);
+    }
+    return map;
+  }
+
   async applyCounters(batch: CounterBatch): Promise<AppliedBatch> {
     const changed: Usage[] = [];
-    this.db.transaction(() => {
+    const cached = this.baselinesOf(batch.source);
+    const updates = new Map<string, number>();
+    const run = this.db.transaction(() => {
       if (batch.sourceRestarted) this.stmts.dropBaselines.run(batch.source);
       for (const [k, v] of Object.entries(batch.state ?? {})) this.stmts.setState.run(k, v);
       const deltas = new Map<string, { up: number; down: number }>();
       for (const r of batch.readings) {
-        const prev = this.stmts.getBaseline.get(batch.source, r.counter) as
-          { raw: number } | undefined;
+        const prev = batch.sourceRestarted ? undefined : cached.get(r.counter);
         // A counter of a name kuota never counted gets no baseline, so that when the
         // account is adopted later everything it used so far is counted.
         if (prev === undefined && !this.stmts.exists.get(r.account)) continue;
         // A counter below its baseline was reset behind our back (another reader
         // using reset=true, or a restart we could not see): its value is all new.
-        const delta = prev === undefined || r.raw < prev.raw ? r.raw : r.raw - prev.raw;
-        if (prev === undefined || prev.raw !== r.raw) {
+        const delta = prev === undefined || r.raw < prev ? r.raw : r.raw - prev;
+        if (prev !== r.raw) {
           this.stmts.setBaseline.run(batch.source, r.counter, r.raw);
+          updates.set(r.counter, r.raw);
         }
         if (delta === 0) continue;
         const d = deltas.get(r.account) ?? { up: 0, down: 0 };
@@ -256,17 +275,20 @@ export class SqliteStore implements Store {
         deltas.set(r.account, d);
       }
       for (const [name, d] of deltas) {
-        const res = this.stmts.addUsage.run({
+        const row = this.stmts.addUsage.get({
           name,
           up: d.up,
           down: d.down,
           day: batch.day,
           at: batch.at,
-        });
-        if (res.changes === 0) continue; // not an account kuota counts
-        changed.push(toUsage(this.stmts.getUsage.get(name) as UsageRow));
+        }) as UsageRow | undefined;
+        if (row) changed.push(toUsage(row)); // else: not an account kuota counts
       }
-    })();
+    });
+    run();
+    // Only after the commit: a failed transaction leaves the cache as the table is.
+    if (batch.sourceRestarted) cached.clear();
+    for (const [counter, raw] of updates) cached.set(counter, raw);
     return { changed };
   }
 

@@ -62,7 +62,11 @@ test("names that could escape the folder are never written", async () => {
     assert.equal(isSafeFileName(bad), false, bad);
   }
   const dir = mkdtempSync(join(tmpdir(), "kuota-usage-"));
-  const files = new UsageFiles(dir, async (n) => account(n, 1, 2), silentLogger);
+  const files = new UsageFiles(
+    dir,
+    { getAccount: async (n) => account(n, 1, 2), listAccounts: async () => [] },
+    silentLogger,
+  );
   files.markDirty(["../escape", "ok.user"]);
   await files.flush(true);
   assert.deepEqual(readdirSync(join(dir, "usage")), ["ok.user.json"]);
@@ -76,9 +80,12 @@ test("each file is written at most once a second", async () => {
   let loads = 0;
   const files = new UsageFiles(
     dir,
-    async (n) => {
-      loads++;
-      return account(n, loads, 0);
+    {
+      getAccount: async (n) => {
+        loads++;
+        return account(n, loads, 0);
+      },
+      listAccounts: async () => [],
     },
     silentLogger,
   );

@@ -21,6 +21,8 @@ export interface AccessLogFollowerOptions {
 
 /** Bytes read per step; the loop yields between steps. */
 const READ_BYTES = 256 * 1024;
+/** Bytes compared at each poll to notice a file truncated and refilled past the old offset. */
+const TAIL_BYTES = 64;
 
 export class AccessLogFollower {
   readonly #options: AccessLogFollowerOptions;
@@ -28,6 +30,8 @@ export class AccessLogFollower {
   #ino = 0;
   #offset = 0;
   #partial = "";
+  /** The last bytes read before `#offset`: if they change, the file was truncated and rewritten. */
+  #tail = Buffer.alloc(0);
   /** True while skipping the rest of an overlong line. */
   #skipping = false;
   #timer: NodeJS.Timeout | null = null;
@@ -94,15 +98,30 @@ export class AccessLogFollower {
         resume !== null && resume.ino === st.ino && resume.offset <= st.size ? resume.offset : 0;
       this.#partial = "";
       this.#skipping = false;
+      this.#tail = Buffer.alloc(0);
       size = st.size;
     }
-    if (size < this.#offset) {
-      // Truncated in place (copytruncate): start again from the top.
+    if (size < this.#offset || !(await this.#tailUnchanged())) {
+      // Truncated in place (copytruncate), maybe already refilled: start again from the top.
       this.#offset = 0;
       this.#partial = "";
       this.#skipping = false;
+      this.#tail = Buffer.alloc(0);
     }
     await this.#readToEnd();
+  }
+
+  async #tailUnchanged(): Promise<boolean> {
+    const file = this.#file;
+    const length = this.#tail.length;
+    if (file === null || length === 0) return true;
+    const now = Buffer.alloc(length);
+    try {
+      const { bytesRead } = await file.read(now, 0, length, this.#offset - length);
+      return bytesRead === length && now.equals(this.#tail);
+    } catch {
+      return true;
+    }
   }
 
   async #readToEnd(): Promise<void> {
@@ -119,6 +138,7 @@ export class AccessLogFollower {
       }
       if (bytesRead === 0) return;
       this.#offset += bytesRead;
+      this.#tail = Buffer.from(buffer.subarray(Math.max(0, bytesRead - TAIL_BYTES), bytesRead));
       // latin1: one character per byte, so offsets stay exact (names and hosts are ASCII).
       const text = this.#partial + buffer.toString("latin1", 0, bytesRead);
       const lines = text.split("\n");

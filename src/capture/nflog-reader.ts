@@ -32,6 +32,11 @@ export interface NflogReaderOptions {
   onExit: (detail: string) => void;
   /** The tcpdump binary. Default `tcpdump` from PATH. */
   binary?: string;
+  /**
+   * Start tcpdump through `setpriv --pdeathsig KILL` (util-linux 2.33+) so it dies with the worker
+   * even after a SIGKILL; without setpriv it is started directly. Default true.
+   */
+  dieWithParent?: boolean;
   limits?: Partial<ReaderLimits>;
 }
 
@@ -73,15 +78,32 @@ export class NflogReader {
    * cannot open the NFLOG group (no CAP_NET_ADMIN, another reader on the group).
    */
   async start(): Promise<void> {
-    const args = ["-i", `nflog:${this.#options.group}`, "-B", "4096", "-U", "-n"];
+    const tcpdump = this.#options.binary ?? "tcpdump";
+    // -Z root: tcpdump's switch to its own user would clear the parent-death signal; it writes
+    // only to the worker's pipe, so staying root opens no file as root.
+    const args = ["-i", `nflog:${this.#options.group}`, "-B", "4096", "-U", "-n", "-Z", "root"];
     args.push("-s", String(CAPTURE_SNAPLEN), "-w", "-");
-    const child = execa(this.#options.binary ?? "tcpdump", args, {
+    if (this.#options.dieWithParent ?? true) {
+      try {
+        await this.#spawn("setpriv", ["--pdeathsig", "KILL", "--", tcpdump, ...args]);
+        return;
+      } catch (err) {
+        if (!(err instanceof SetprivMissing)) throw err;
+      }
+    }
+    await this.#spawn(tcpdump, args);
+  }
+
+  async #spawn(command: string, args: string[]): Promise<void> {
+    const child = execa(command, args, {
       buffer: false,
       stdin: "ignore",
       reject: false,
       stripFinalNewline: false,
     });
     this.#child = child;
+    this.#stderrTail = "";
+    let listened = false;
     child.stdout.on("data", (chunk: Buffer) => this.#onData(chunk));
     const listening = new Promise<void>((resolve) => {
       child.stderr.on("data", (chunk: Buffer) => {
@@ -93,12 +115,17 @@ export class NflogReader {
       this.#child = null;
       this.#drain();
       const detail = lastLine(this.#stderrTail) || result.shortMessage || "exited";
-      if (!this.#stopping) this.#options.onExit(detail);
+      if (listened && !this.#stopping) this.#options.onExit(detail);
       return { result, detail };
     });
     const first = await Promise.race([listening.then(() => null), ended]);
-    if (first === null) return;
-    if ((first.result as { code?: string }).code === "ENOENT") {
+    if (first === null) {
+      listened = true;
+      return;
+    }
+    const enoent = (first.result as { code?: string }).code === "ENOENT";
+    if (enoent && command === "setpriv") throw new SetprivMissing();
+    if (enoent || /failed to execute/.test(first.detail)) {
       throw new OperatorError(
         "tcpdump is not installed or not in PATH",
         "install it (`apt-get install tcpdump`) and restart the worker; host capture is off until then",
@@ -106,9 +133,10 @@ export class NflogReader {
     }
     throw new OperatorError(
       `tcpdump cannot read nflog:${this.#options.group}: ${first.detail}`,
-      /Operation not permitted|permission/i.test(first.detail)
-        ? "run the worker as root or with CAP_NET_ADMIN and CAP_NET_RAW"
-        : "make sure no other program reads this NFLOG group, or set CAPTURE_NFLOG_GROUP",
+      // Root is refused too when another socket holds the group (an old tcpdump, ulogd).
+      process.getuid?.() === 0 || !/Operation not permitted|permission/i.test(first.detail)
+        ? `stop the other program reading NFLOG group ${this.#options.group} (an old tcpdump?) or set CAPTURE_NFLOG_GROUP`
+        : "run the worker as root or with CAP_NET_ADMIN and CAP_NET_RAW",
     );
   }
 
@@ -175,6 +203,8 @@ export class NflogReader {
     if (found.length > 0) this.#options.onSightings(found);
   }
 }
+
+class SetprivMissing extends Error {}
 
 function lastLine(text: string): string {
   return (

@@ -70,6 +70,9 @@ const schema = z.object({
   KUOTA_ADOPT_MS: positiveMs(100).default(5000),
   KUOTA_PASSWD_FILE: z.string().min(1).default("/etc/passwd"),
   SSH_PORTS: portList.default([22, 109, 143]),
+  KUOTA_LINK_MBPS: z.coerce.number().positive().max(1_000_000).default(1000),
+  KUOTA_FAST_POLL_MS: positiveMs(1).default(10),
+  KUOTA_ON_LIMIT: z.enum(["delete", "lock"]).default("delete"),
   KUOTA_PUBLIC_HOST: z
     .string()
     .regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.:-]+)$/, "expected a domain or IP address")
@@ -101,6 +104,12 @@ export type Config = {
   adoptMs: number;
   passwdFile: string;
   sshPorts: number[];
+  /** The fastest rate the server can carry (Mbit/s): decides which accounts are read often. */
+  linkMbps: number;
+  /** Interval of the reads of accounts close to their limit (ms). */
+  fastPollMs: number;
+  /** What happens to an account that used up its quota or expired. */
+  onLimit: "delete" | "lock";
   /** Domain or IP address customers dial, used in share links; null: no links are made. */
   publicHost: string | null;
   /** Host capture (nft rule + NFLOG reader, Xray access log); false turns both off. */
@@ -123,6 +132,9 @@ const FIXES: Record<string, string> = {
   KUOTA_POLL_MS: "use a whole number of milliseconds, at least 5 (default 1000)",
   KUOTA_ADOPT_MS: "use a whole number of milliseconds, at least 100 (default 5000)",
   SSH_PORTS: "list the SSH daemons' ports separated by commas, e.g. 22,109,143",
+  KUOTA_LINK_MBPS: "give the server's link speed in Mbit/s, e.g. 1000",
+  KUOTA_FAST_POLL_MS: "use a whole number of milliseconds, at least 1 (default 10)",
+  KUOTA_ON_LIMIT: "use delete (remove the account) or lock (disable it for a top-up)",
   KUOTA_PUBLIC_HOST:
     "set it to the domain or IP address customers connect to, e.g. vpn.example.com",
   CAPTURE_ENABLED: "use true or false",
@@ -179,6 +191,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     adoptMs: c.KUOTA_ADOPT_MS,
     passwdFile: c.KUOTA_PASSWD_FILE,
     sshPorts: c.SSH_PORTS,
+    linkMbps: c.KUOTA_LINK_MBPS,
+    fastPollMs: c.KUOTA_FAST_POLL_MS,
+    onLimit: c.KUOTA_ON_LIMIT,
     publicHost: c.KUOTA_PUBLIC_HOST?.replace(/^\[(.*)\]$/, "$1") ?? null,
     captureEnabled: c.CAPTURE_ENABLED,
     capturePorts: c.CAPTURE_PORTS,

@@ -129,6 +129,7 @@ export type StatusView = {
     polls: number;
     restartsSeen: number;
     counters: number;
+    fastPolls: number;
   };
   /** Present once SSH accounting runs. */
   ssh?: { enabled: boolean; sessions: number; reason?: string };

@@ -47,6 +47,8 @@ export type XrayStatus = {
   polls: number;
   restartsSeen: number;
   counters: number;
+  /** Polls of single accounts near their limit (quota enforcement). */
+  fastPolls: number;
 };
 
 /**
@@ -64,6 +66,8 @@ export class XrayCollector {
   private backoffMs = BACKOFF_MIN_MS;
   private unreachableLogged = false;
   private readonly now: () => Date;
+  /** Serializes read + apply: an older reading applied after a newer one would look like a reset. */
+  private lock: Promise<unknown> = Promise.resolve();
   readonly status: XrayStatus = {
     reachable: false,
     flavor: null,
@@ -72,6 +76,7 @@ export class XrayCollector {
     polls: 0,
     restartsSeen: 0,
     counters: 0,
+    fastPolls: 0,
   };
 
   constructor(private readonly opts: XrayCollectorOptions) {
@@ -136,12 +141,39 @@ export class XrayCollector {
     return { uptime, monoMs: performance.now(), wallMs: this.now().getTime() };
   }
 
-  /** One poll: uptime, counters, uptime again, then one store transaction. */
-  async pollOnce(): Promise<void> {
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.lock.then(fn, fn);
+    this.lock = run.catch(() => undefined);
+    return run;
+  }
+
+  /** One poll of every account: uptime, counters, uptime again, then one store transaction. */
+  pollOnce(): Promise<void> {
+    return this.exclusive(() => this.poll(null));
+  }
+
+  /**
+   * A poll of a few accounts only (quota enforcement reads accounts close to their
+   * limit this way, every few ms), with the same restart detection and the same
+   * baselines as the regular poll, which it never interleaves with.
+   * @throws EngineUnreachableError / EngineError; the caller decides about retries
+   */
+  pollAccounts(names: string[]): Promise<void> {
+    return this.exclusive(() => this.poll(names));
+  }
+
+  private async queryUsers(client: EngineClient, names: string[] | null) {
+    if (names === null) return client.queryStats("user>>>");
+    // The pattern is a substring match; the trailing ">>>" keeps "al" from matching "alice".
+    const parts = await Promise.all(names.map((n) => client.queryStats(`user>>>${n}>>>`)));
+    return parts.flat();
+  }
+
+  private async poll(names: string[] | null): Promise<void> {
     const client = await this.connect();
     const t0 = performance.now();
     const before = this.mark(await client.uptimeSeconds());
-    const stats = await client.queryStats("user>>>");
+    const stats = await this.queryUsers(client, names);
     const after = this.mark(await client.uptimeSeconds());
     const verdict = this.detector.judge(before, after);
     if (this.unreachableLogged) {
@@ -161,7 +193,9 @@ export class XrayCollector {
       );
     }
     const at = this.now();
-    const readings = toReadings(stats);
+    // Emails are matched case-insensitively by the engine; keep only the asked accounts.
+    const wanted = names ? new Set(names) : null;
+    const readings = toReadings(stats).filter((r) => !wanted || wanted.has(r.account));
     const applied = await this.opts.store.applyCounters({
       source: "xray",
       readings,
@@ -170,10 +204,14 @@ export class XrayCollector {
       at: at.toISOString(),
       state: { [STATE_KEY]: JSON.stringify(this.detector.mark) },
     });
-    this.status.polls++;
-    this.status.counters = readings.length;
-    this.status.lastPollAt = at.toISOString();
-    this.status.lastPollMs = Math.round((performance.now() - t0) * 100) / 100;
+    if (names === null) {
+      this.status.polls++;
+      this.status.counters = readings.length;
+      this.status.lastPollAt = at.toISOString();
+      this.status.lastPollMs = Math.round((performance.now() - t0) * 100) / 100;
+    } else {
+      this.status.fastPolls++;
+    }
     if (applied.changed.length > 0) this.opts.onUsage(applied.changed);
   }
 }

@@ -103,6 +103,11 @@ export interface Store {
 
   /** Adds the deltas of a batch of raw counters in one transaction; crash-safe. */
   applyCounters(batch: CounterBatch): Promise<AppliedBatch>;
+  /**
+   * The last raw value stored for each counter of a source, by counter key: what the source
+   * reported at its last applied reading. SSH accounting recreates lost nft counters with them.
+   */
+  counterBaselines(source: string): Promise<Map<string, number>>;
 
   /** Small key/value state of the collectors (e.g. the engine's last uptime). */
   getState(key: string): Promise<string | null>;

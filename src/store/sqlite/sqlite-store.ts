@@ -292,6 +292,10 @@ export class SqliteStore implements Store {
     return { changed };
   }
 
+  async counterBaselines(source: string): Promise<Map<string, number>> {
+    return new Map(this.baselinesOf(source));
+  }
+
   async getState(key: string): Promise<string | null> {
     const row = this.stmts.getState.get(key) as { value: string } | undefined;
     return row?.value ?? null;

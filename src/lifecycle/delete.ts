@@ -225,15 +225,7 @@ async function deleteXray(
     }
   });
 
-  const configDone =
-    read &&
-    (await step("engine config", async () => {
-      const edit = removeClient(text as unknown as string, name);
-      if (edit.removedFrom.length === 0) return "not in the config";
-      await writeConfigAtomically(path, edit.text, engineValidator());
-      return `removed from ${edit.removedFrom.join(", ")}`;
-    }));
-
+  // Right after RemoveUser, before the slower config write: the download must stop now.
   await step("live connections", async () => {
     const logPath = accessLogPath(text, deps.config);
     let log: string;
@@ -245,17 +237,29 @@ async function deleteXray(
         'set "log": {"access": FILE} in the engine config, or XRAY_ACCESS_LOG',
       );
     }
-    const ports = new Map(inbounds.map((i) => [i.tag, i.port]));
+    // The engine's side of a connection listens on its inbound's port: the line's inbound when
+    // it names one (Xray), else any inbound of the protocol (V2Ray 4.x names only the outbound).
+    const numeric = (i: XrayInbound) => (typeof i.port === "number" ? [i.port] : []);
+    const ofProtocol = inbounds.filter((i) => i.protocol === protocol).flatMap(numeric);
     let cut = 0;
     const sources = sourcesOf(log, name);
     for (const source of sources) {
-      const port = source.inboundTag === null ? undefined : ports.get(source.inboundTag);
+      const tagged = inbounds.find((i) => i.tag !== null && i.tag === source.inboundTag);
       cut += await killSockets(
-        peerFilter(source.ip, source.port, typeof port === "number" ? [port] : []),
+        peerFilter(source.ip, source.port, tagged ? numeric(tagged) : ofProtocol),
       );
     }
     return `${cut} connection(s) cut (${sources.length} source(s) in ${logPath})`;
   });
+  const configDone =
+    read &&
+    (await step("engine config", async () => {
+      const edit = removeClient(text as unknown as string, name);
+      if (edit.removedFrom.length === 0) return "not in the config";
+      await writeConfigAtomically(path, edit.text, engineValidator());
+      return `removed from ${edit.removedFrom.join(", ")}`;
+    }));
+
   return configDone;
 }
 

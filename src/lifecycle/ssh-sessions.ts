@@ -71,9 +71,10 @@ export async function findSshSessions(
 export type EndedSessions = { sessions: SshSession[]; processesKilled: boolean; sockets: number };
 
 /**
- * Ends every session of `user` at once: SIGKILL to the account's processes and to each session's
- * daemon process (never a daemon's listener), then `ss -K` on each session's client connection
- * and on any socket still owned by the account's uid.
+ * Ends every session of `user` at once: `ss -K` on each session's client connection and on every
+ * socket owned by the account's uid first (a reset: a socket closed by killing its process would
+ * first drain its send queue to the customer, seconds at tunnel speed), then SIGKILL to the
+ * account's processes and to each session's daemon process (never a daemon's listener).
  */
 export async function endSshSessions(
   user: string,
@@ -81,6 +82,13 @@ export async function endSshSessions(
   sshPorts: readonly number[],
 ): Promise<EndedSessions> {
   const sessions = await findSshSessions(user, sshPorts);
+  let sockets = 0;
+  for (const session of sessions) {
+    sockets += await killSockets(peerFilter(session.ip, session.port, sshPorts));
+  }
+  if (uid !== null) {
+    for (const row of await socketsOfUid(uid)) sockets += await killSockets(connectionFilter(row));
+  }
   const processesKilled = uid === null ? false : await killUserProcesses(user);
   const listeners = await listenerPids(sshPorts);
   for (const session of sessions) {
@@ -90,13 +98,6 @@ export async function endSshSessions(
     } catch {
       // already gone
     }
-  }
-  let sockets = 0;
-  for (const session of sessions) {
-    sockets += await killSockets(peerFilter(session.ip, session.port, sshPorts));
-  }
-  if (uid !== null) {
-    for (const row of await socketsOfUid(uid)) sockets += await killSockets(connectionFilter(row));
   }
   return { sessions, processesKilled, sockets };
 }

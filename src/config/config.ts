@@ -51,6 +51,22 @@ const serviceMap = z.string().transform((s, ctx) => {
   return parsed.rules;
 });
 
+/** `SSH_AUTH_LOG`: `auto`, or `journal` and/or absolute log file paths separated by commas. */
+const authLogSources = z.string().transform((s, ctx) => {
+  const entries = s
+    .split(",")
+    .map((e) => e.trim())
+    .filter((e) => e !== "");
+  if (entries.length === 1 && entries[0] === "auto") return "auto" as const;
+  for (const e of entries) {
+    if (e !== "journal" && !e.startsWith("/")) {
+      ctx.addIssue({ code: "custom", message: `"${e}" is neither journal nor an absolute path` });
+      return z.NEVER;
+    }
+  }
+  return entries;
+});
+
 const positiveMs = (min: number) => z.coerce.number().int().min(min);
 
 /**
@@ -70,6 +86,7 @@ const schema = z.object({
   KUOTA_ADOPT_MS: positiveMs(100).default(5000),
   KUOTA_PASSWD_FILE: z.string().min(1).default("/etc/passwd"),
   SSH_PORTS: portList.default([22, 109, 143]),
+  SSH_AUTH_LOG: authLogSources.default("auto"),
   KUOTA_LINK_MBPS: z.coerce.number().positive().max(1_000_000).default(1000),
   KUOTA_FAST_POLL_MS: positiveMs(1).default(10),
   KUOTA_ON_LIMIT: z.enum(["delete", "lock"]).default("delete"),
@@ -104,6 +121,11 @@ export type Config = {
   adoptMs: number;
   passwdFile: string;
   sshPorts: number[];
+  /**
+   * Where SSH login lines are read: `journal` (journald) and/or log files; "auto" is the journal
+   * when journald runs (/run/systemd/journal exists), else /var/log/auth.log.
+   */
+  sshAuthLog: "auto" | string[];
   /** The fastest rate the server can carry (Mbit/s): decides which accounts are read often. */
   linkMbps: number;
   /** Interval of the reads of accounts close to their limit (ms). */
@@ -132,6 +154,7 @@ const FIXES: Record<string, string> = {
   KUOTA_POLL_MS: "use a whole number of milliseconds, at least 5 (default 1000)",
   KUOTA_ADOPT_MS: "use a whole number of milliseconds, at least 100 (default 5000)",
   SSH_PORTS: "list the SSH daemons' ports separated by commas, e.g. 22,109,143",
+  SSH_AUTH_LOG: "use auto, journal, or absolute log file paths, e.g. /var/log/auth.log",
   KUOTA_LINK_MBPS: "give the server's link speed in Mbit/s, e.g. 1000",
   KUOTA_FAST_POLL_MS: "use a whole number of milliseconds, at least 1 (default 10)",
   KUOTA_ON_LIMIT: "use delete (remove the account) or lock (disable it for a top-up)",
@@ -191,6 +214,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     adoptMs: c.KUOTA_ADOPT_MS,
     passwdFile: c.KUOTA_PASSWD_FILE,
     sshPorts: c.SSH_PORTS,
+    sshAuthLog: c.SSH_AUTH_LOG,
     linkMbps: c.KUOTA_LINK_MBPS,
     fastPollMs: c.KUOTA_FAST_POLL_MS,
     onLimit: c.KUOTA_ON_LIMIT,

@@ -22,7 +22,7 @@ test("completes every top-level command from the registry", () => {
 });
 
 test("completes subcommands and each command's own options", () => {
-  assert.deepEqual(complete("kuota account l"), ["list"]);
+  assert.deepEqual(complete("kuota account l"), ["list", "limit"]);
   assert.deepEqual(complete("kuota account list --j"), ["--json"]);
   assert.deepEqual(complete("kuota top --i"), ["--interval"]);
   assert.deepEqual(complete("kuota top --interval 250ms --j"), ["--json"]);

@@ -87,6 +87,7 @@ const schema = z.object({
   KUOTA_PASSWD_FILE: z.string().min(1).default("/etc/passwd"),
   SSH_PORTS: portList.default([22, 109, 143]),
   SSH_AUTH_LOG: authLogSources.default("auto"),
+  SSH_ACCOUNTING: flag.default(true),
   KUOTA_LINK_MBPS: z.coerce.number().positive().max(1_000_000).default(1000),
   KUOTA_FAST_POLL_MS: positiveMs(1).default(10),
   KUOTA_ON_LIMIT: z.enum(["delete", "lock"]).default("delete"),
@@ -126,6 +127,8 @@ export type Config = {
    * when journald runs (/run/systemd/journal exists), else /var/log/auth.log.
    */
   sshAuthLog: "auto" | string[];
+  /** SSH accounting (kuota's nft table, login lines); false leaves nft and the logs alone. */
+  sshAccounting: boolean;
   /** The fastest rate the server can carry (Mbit/s): decides which accounts are read often. */
   linkMbps: number;
   /** Interval of the reads of accounts close to their limit (ms). */
@@ -155,6 +158,7 @@ const FIXES: Record<string, string> = {
   KUOTA_ADOPT_MS: "use a whole number of milliseconds, at least 100 (default 5000)",
   SSH_PORTS: "list the SSH daemons' ports separated by commas, e.g. 22,109,143",
   SSH_AUTH_LOG: "use auto, journal, or absolute log file paths, e.g. /var/log/auth.log",
+  SSH_ACCOUNTING: "use true or false",
   KUOTA_LINK_MBPS: "give the server's link speed in Mbit/s, e.g. 1000",
   KUOTA_FAST_POLL_MS: "use a whole number of milliseconds, at least 1 (default 10)",
   KUOTA_ON_LIMIT: "use delete (remove the account) or lock (disable it for a top-up)",
@@ -215,6 +219,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     passwdFile: c.KUOTA_PASSWD_FILE,
     sshPorts: c.SSH_PORTS,
     sshAuthLog: c.SSH_AUTH_LOG,
+    sshAccounting: c.SSH_ACCOUNTING,
     linkMbps: c.KUOTA_LINK_MBPS,
     fastPollMs: c.KUOTA_FAST_POLL_MS,
     onLimit: c.KUOTA_ON_LIMIT,

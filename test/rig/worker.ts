@@ -43,6 +43,8 @@ export class WorkerSandbox {
       // Host capture adds an nft chain and a tcpdump on NFLOG group 41 in the worker's network
       // namespace: off unless a test asks, so workers in the host's namespace leave it alone.
       CAPTURE_ENABLED: "false",
+      // SSH accounting adds kuota's nft table and follows the auth log: off unless a test asks.
+      SSH_ACCOUNTING: "false",
       ...extra,
     };
     writeFileSync(this.env.KUOTA_ENV_FILE as string, "# test sandbox\n");

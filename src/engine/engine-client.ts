@@ -43,6 +43,12 @@ export class EngineClient {
     readonly address: string,
     flavor: Flavor,
     private readonly deadlineMs = DEFAULT_DEADLINE_MS,
+    /**
+     * A connection of its own instead of one shared with other clients of the same address: a
+     * shared one may be waiting out a reconnect backoff after an engine restart (seen: "No
+     * connection established" for seconds while the engine answered again).
+     */
+    ownConnection = false,
   ) {
     this.flavor = flavor;
     const loaded = grpc.loadPackageDefinition(packageDefinition(flavor));
@@ -57,6 +63,7 @@ export class EngineClient {
     const options: grpc.ClientOptions = {
       // ~95k counters fit in the default 4 MiB; sellers with more are not capped.
       "grpc.max_receive_message_length": 64 * 1024 * 1024,
+      ...(ownConnection ? { "grpc.use_local_subchannel_pool": 1 } : {}),
     };
     const creds = grpc.credentials.createInsecure();
     const StatsService = lookup(`${p}.app.stats.command.StatsService`);

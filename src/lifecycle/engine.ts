@@ -18,7 +18,7 @@ export async function openEngine(deps: LifecycleDeps): Promise<EngineClient> {
     config.xrayFlavor !== "auto"
       ? config.xrayFlavor
       : (deps.engineFlavor() ?? (await detectFlavor(config.xrayApi, DEADLINE_MS)));
-  return new EngineClient(config.xrayApi, flavor, DEADLINE_MS);
+  return new EngineClient(config.xrayApi, flavor, DEADLINE_MS, true);
 }
 
 /** Shadowsocks CipherType numbers of each flavour's proto (AEAD ciphers only). */

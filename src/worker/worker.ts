@@ -7,6 +7,7 @@ import { UsageFiles } from "../export/usage-files.js";
 import { baseRoutes } from "./routes.js";
 import { AccountLifecycle } from "../lifecycle/lifecycle-component.js";
 import { CaptureComponent } from "../capture/capture-component.js";
+import { sshAccounting } from "../collect/ssh/ssh-collector.js";
 import type { WorkerComponent } from "./component.js";
 import type { Config } from "../config/config.js";
 import type { Logger } from "../core/log.js";
@@ -32,7 +33,7 @@ export type WorkerContext = {
  * start in this order and stop in reverse.
  */
 function components(ctx: WorkerContext): WorkerComponent[] {
-  return [new AccountLifecycle(ctx), new CaptureComponent(ctx)];
+  return [sshAccounting(ctx), new AccountLifecycle(ctx), new CaptureComponent(ctx)];
 }
 
 /**

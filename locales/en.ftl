@@ -177,6 +177,8 @@ add-secret-uuid = UUID: { $secret }
 add-method = Method: { $method }
 add-endpoint = { $tag }: port { $port }, { $network }{ $path }{ $tls }
 add-links = <b>Links</b>
+add-notes = ⚠️ <b>Note</b>
+add-note = • { $note }
 
 ## Pushes
 

@@ -177,6 +177,8 @@ add-secret-uuid = UUID: { $secret }
 add-method = Metode: { $method }
 add-endpoint = { $tag }: port { $port }, { $network }{ $path }{ $tls }
 add-links = <b>Link</b>
+add-notes = ⚠️ <b>Catatan</b>
+add-note = • { $note }
 
 ## Notifikasi
 

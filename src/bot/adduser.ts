@@ -9,7 +9,7 @@ import { nameProblem, parseDays, parseLimit, parseProtocol, passwordProblem } fr
 import { addUserData, parseAddUserData } from "./callback-data.js";
 import { HTML, translator, type BotContext, type BotDeps, type InnerContext } from "./context.js";
 import { limitText, timeText } from "./format.js";
-import { escapeHtml } from "./html.js";
+import { clip, escapeHtml } from "./html.js";
 import type { Translate } from "./locales.js";
 import { packBlocks } from "./pack.js";
 import { accountPath } from "./reply.js";
@@ -203,7 +203,13 @@ async function createAccount(
   }
 }
 
-/** The reply after creation: summary, connection details and links, each block copyable. */
+/** Characters kept of one worker note; they are one sentence each, this only bounds a surprise. */
+const NOTE_CHARS = 400;
+
+/**
+ * The reply after creation: summary, the worker's notes (if any), connection details and links,
+ * each block copyable.
+ */
 export function createdBlocks(t: Translate, created: CreatedAccount): string[] {
   const a = created.account;
   const c = created.connection;
@@ -234,8 +240,14 @@ export function createdBlocks(t: Translate, created: CreatedAccount): string[] {
       limit: limitText(t, a.limit_bytes),
       expires: timeText(a.expires_at, t("never")),
     }),
-    `${t("add-connection")}\n<pre>${details.join("\n")}</pre>`,
   ];
+  // The worker's notes (engine unreachable, no links made...) say what the seller must do next.
+  const notes = created.notes ?? [];
+  if (notes.length > 0) {
+    const lines = notes.map((n) => t("add-note", { note: escapeHtml(clip(n, NOTE_CHARS)) }));
+    blocks.push([t("add-notes"), ...lines].join("\n"));
+  }
+  blocks.push(`${t("add-connection")}\n<pre>${details.join("\n")}</pre>`);
   if (created.links.length > 0) {
     blocks.push(t("add-links"), ...created.links.map((l) => `<pre>${escapeHtml(l)}</pre>`));
   }

@@ -13,8 +13,8 @@ import {
   startV2rayClient,
   startV2rayServer,
   type RigServer,
-  type V2rayConfig,
 } from "../rig/v2ray.js";
+import { clientFromLink } from "../rig/share-link-client.js";
 import { startPayloadServer, type PayloadServer } from "../rig/payload-server.js";
 import { CurlError, curlDownload, startCurlDownload } from "../rig/curl.js";
 import { freePort } from "../rig/ports.js";
@@ -60,78 +60,6 @@ before(async () => {
 after(async () => {
   await worker?.stop();
 });
-
-/** A v2ray client config built from nothing but a share link. */
-function clientFromLink(link: string, socksPort: number): V2rayConfig {
-  let protocol: string;
-  let address: string;
-  let port: number;
-  let secret: string;
-  let network = "tcp";
-  let path: string | null = null;
-  let security = "none";
-  let sni: string | null = null;
-  if (link.startsWith("vmess://")) {
-    const body = JSON.parse(Buffer.from(link.slice(8), "base64").toString("utf8")) as Record<
-      string,
-      string
-    >;
-    protocol = "vmess";
-    address = body["add"] ?? "";
-    port = Number(body["port"]);
-    secret = body["id"] ?? "";
-    network = body["net"] || "tcp";
-    path = body["path"] || null;
-    security = body["tls"] === "tls" ? "tls" : "none";
-    sni = body["sni"] || null;
-  } else {
-    const url = new URL(link);
-    protocol = url.protocol.replace(":", "");
-    address = url.hostname.replace(/^\[|\]$/g, "");
-    port = Number(url.port);
-    secret = decodeURIComponent(url.username);
-    network = url.searchParams.get("type") ?? "tcp";
-    path = url.searchParams.get("path");
-    security = url.searchParams.get("security") ?? "none";
-    sni = url.searchParams.get("sni");
-  }
-  const settings =
-    protocol === "trojan"
-      ? { servers: [{ address, port, password: secret }] }
-      : {
-          vnext: [
-            {
-              address,
-              port,
-              users: [
-                protocol === "vmess"
-                  ? { id: secret, alterId: 0, security: "auto" }
-                  : { id: secret, encryption: "none" },
-              ],
-            },
-          ],
-        };
-  const stream: Record<string, unknown> = { network };
-  if (network === "ws") stream["wsSettings"] = { path: path ?? "/" };
-  if (security === "tls") {
-    // the rig's certificate is self-signed
-    stream["security"] = "tls";
-    stream["tlsSettings"] = { serverName: sni ?? "localhost", allowInsecure: true };
-  }
-  return {
-    log: { loglevel: "warning" },
-    inbounds: [
-      {
-        tag: "socks-in",
-        listen: "127.0.0.1",
-        port: socksPort,
-        protocol: "socks",
-        settings: { auth: "noauth", udp: false },
-      },
-    ],
-    outbounds: [{ tag: "proxy", protocol, settings, streamSettings: stream }],
-  };
-}
 
 async function cliCreate(protocol: string, name: string): Promise<CreatedAccount> {
   const result = await worker.cli(["account", "add", protocol, name, "--limit", "1.5GB", "--json"]);

@@ -31,7 +31,11 @@ export class AccountLifecycle implements WorkerComponent {
   private readonly deps: LifecycleDeps;
   private queue: Promise<unknown> = Promise.resolve();
 
+  /** Tells enforcement that limits changed, so a new or lowered limit is watched at once. */
+  private readonly accountsChanged: () => void;
+
   constructor(ctx: WorkerContext) {
+    this.accountsChanged = ctx.accountsChanged;
     this.deps = {
       config: ctx.config,
       log: ctx.log.child({ component: "accounts" }),
@@ -65,7 +69,11 @@ export class AccountLifecycle implements WorkerComponent {
 
   createAccount(body: unknown): Promise<CreatedAccount> {
     const request = checkCreateRequest(body);
-    return this.serial(() => createAccount(this.deps, request));
+    return this.serial(async () => {
+      const created = await createAccount(this.deps, request);
+      this.accountsChanged();
+      return created;
+    });
   }
 
   routes(router: Router): void {
@@ -78,6 +86,7 @@ export class AccountLifecycle implements WorkerComponent {
       return this.serial(async () => {
         await this.mustExist(name);
         await store.setLimit(name, limitBytes, reset, new Date().toISOString());
+        this.accountsChanged();
         await usageFiles.writeNow(name);
         this.deps.log.info({ user: name, limitBytes, reset }, "limit set");
         return accountView(await this.mustExist(name));

@@ -1,3 +1,4 @@
+import { setPriority } from "node:os";
 import { SqliteStore } from "../store/sqlite/sqlite-store.js";
 import { ControlServer } from "../control/server.js";
 import { Router } from "../control/router.js";
@@ -9,6 +10,7 @@ import { AccountLifecycle } from "../lifecycle/lifecycle-component.js";
 import { CaptureComponent } from "../capture/capture-component.js";
 import { sshAccounting } from "../collect/ssh/ssh-collector.js";
 import type { WorkerComponent } from "./component.js";
+import { Enforcer } from "../enforce/enforcer.js";
 import type { Config } from "../config/config.js";
 import type { Logger } from "../core/log.js";
 import type { Store, Usage } from "../store/store.js";
@@ -26,6 +28,10 @@ export type WorkerContext = {
   onUsage: (changed: Usage[]) => void;
   /** Listeners added by components (e.g. enforcement) to usage changes. */
   usageListeners: ((changed: Usage[]) => void)[];
+  /** Called by the lifecycle after an account was created or its limit changed. */
+  accountsChanged: () => void;
+  /** Listeners to `accountsChanged` (e.g. enforcement re-reads limits). */
+  accountListeners: (() => void)[];
 };
 
 /**
@@ -33,7 +39,28 @@ export type WorkerContext = {
  * start in this order and stop in reverse.
  */
 function components(ctx: WorkerContext): WorkerComponent[] {
-  return [sshAccounting(ctx), new AccountLifecycle(ctx), new CaptureComponent(ctx)];
+  const lifecycle = new AccountLifecycle(ctx);
+  const enforcer = new Enforcer(ctx, (name, reason) => lifecycle.deleteAccount(name, reason));
+  return [sshAccounting(ctx), lifecycle, new CaptureComponent(ctx), enforcer];
+}
+
+/**
+ * Nice value of the worker (and of the `ss`/`nft` it runs). Cutting an account
+ * over its quota is a race with the traffic itself: on a busy server the engine
+ * and the customers' transfers take the CPU, and every millisecond the worker
+ * waits lets bytes through. The worker itself uses little CPU.
+ */
+const WORKER_NICE = -10;
+
+function raisePriority(log: Logger): void {
+  try {
+    setPriority(0, WORKER_NICE);
+  } catch (err) {
+    log.info(
+      { err: (err as Error).message },
+      "cannot raise the worker's priority; cuts may be slower on a busy server",
+    );
+  }
 }
 
 /**
@@ -43,6 +70,7 @@ function components(ctx: WorkerContext): WorkerComponent[] {
  */
 export async function runWorker(config: Config, log: Logger): Promise<void> {
   const startedAt = new Date();
+  raisePriority(log);
   const sqlite = new SqliteStore(config.dbPath);
   const store: Store = sqlite;
   const usageFiles = new UsageFiles(config.dataDir, store, log.child({ component: "usage-files" }));
@@ -67,6 +95,10 @@ export async function runWorker(config: Config, log: Logger): Promise<void> {
     log: log.child({ component: "discovery" }),
     onAdopted: (names) => usageFiles.markDirty(names),
   });
+  const accountListeners: (() => void)[] = [];
+  const accountsChanged = () => {
+    for (const listener of accountListeners) listener();
+  };
   const ctx: WorkerContext = {
     config,
     log,
@@ -76,6 +108,8 @@ export async function runWorker(config: Config, log: Logger): Promise<void> {
     xray,
     onUsage,
     usageListeners,
+    accountsChanged,
+    accountListeners,
   };
   const parts = components(ctx);
   const router = baseRoutes(new Router(), {

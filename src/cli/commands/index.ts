@@ -7,12 +7,14 @@ import { completionCommand } from "./completion.js";
 import { botCommand } from "./bot.js";
 import { hostsCommand } from "./hosts.js";
 import { captureCommand } from "./capture.js";
+import { checkCommand } from "./check.js";
 
 /** Every top-level command, in the order `kuota --help` lists them. */
 export const COMMANDS: Command[] = [
   workerCommand,
   usageCommand,
   accountCommand,
+  checkCommand,
   botCommand,
   topCommand,
   completionCommand,

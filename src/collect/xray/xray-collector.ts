@@ -137,6 +137,11 @@ export class XrayCollector {
     return this.client;
   }
 
+  /** The connected engine client, for enforcement's fast cuts; null until connected. */
+  engine(): EngineClient | null {
+    return this.client;
+  }
+
   private mark(uptime: number): UptimeMark {
     return { uptime, monoMs: performance.now(), wallMs: this.now().getTime() };
   }

@@ -1,0 +1,364 @@
+import { hotAccounts, mbpsToBytesPerSecond, type HeadroomPolicy } from "./headroom.js";
+import { formatBytes } from "../accounts/sizes.js";
+import { ApiError } from "../control/api-error.js";
+import { EngineUnreachableError, OperatorError } from "../core/errors.js";
+import type { Logger } from "../core/log.js";
+import type { Router } from "../control/router.js";
+import type { WorkerComponent } from "../worker/component.js";
+import type { WorkerContext } from "../worker/worker.js";
+import type { AccountWithUsage, Store, Usage } from "../store/store.js";
+import type { XrayCollector } from "../collect/xray/xray-collector.js";
+import type { DeletionReport } from "../control/api.js";
+import { cutXrayNow, readCutPlan, type CutPlan } from "./xray-fast-cut.js";
+import { AccessTail } from "./access-tail.js";
+
+/** How an account is cut: the lifecycle's delete (or lock), run in-process. */
+export type CutAccount = (name: string, reason: string) => Promise<DeletionReport>;
+
+/** What `kuota check` and the enforcer did to one account. */
+export type EnforcementAction = {
+  account: string;
+  protocol: string;
+  reason: string;
+  /** "deleted": every step ran; "partial": some failed (retried later); "skipped": no longer due. */
+  outcome: "deleted" | "partial" | "skipped" | "failed";
+  detail?: string;
+};
+
+/** First guess of how long a fast cut takes to stop the bytes (ms); then measured. */
+const INITIAL_CUT_LATENCY_MS = 12;
+
+/** A hot account's recent usage, to see how fast it is going. */
+type Pace = { used: number; atMs: number; bytesPerMs: number };
+
+/** Spacing of retries after a failed cut (ms), so a broken step never becomes a busy loop. */
+const RETRY_MS = [1000, 5000, 30_000, 120_000];
+/**
+ * How often limits, usage and expiry dates are re-read from the store (ms). Usage
+ * arrives with every poll anyway, and a cut always re-reads the account first;
+ * the lifecycle calls `refresh()` after changing a limit.
+ */
+const REFRESH_MIN_MS = 5000;
+
+const XRAY = new Set(["vmess", "vless", "trojan", "shadowsocks"]);
+
+const used = (u: Usage) => u.uploadBytes + u.downloadBytes;
+
+/**
+ * Quota and expiry enforcement. Usage changes reported by the collectors are
+ * checked against each account's limit at once; Xray accounts close to their
+ * limit are read on their own every KUOTA_FAST_POLL_MS (the headroom schedule),
+ * the rest wait for the regular poll. SSH accounts are cut in the kernel by
+ * their nft quota and reported here by the SSH collector.
+ */
+export class Enforcer implements WorkerComponent {
+  readonly name = "enforce";
+  private readonly log: Logger;
+  private readonly store: Store;
+  private readonly xray: XrayCollector;
+  private readonly policy: HeadroomPolicy;
+  private limited = new Map<string, AccountWithUsage>();
+  private hot: string[] = [];
+  private readonly inFlight = new Map<string, Promise<EnforcementAction>>();
+  private readonly failures = new Map<string, { attempts: number; nextAt: number }>();
+  private refreshTimer: NodeJS.Timeout | null = null;
+  private fastTimer: NodeJS.Timeout | null = null;
+  private fastRunning = false;
+  private engineDownLogged = false;
+  private stopped = false;
+  private cuts = 0;
+  private plan: CutPlan | null = null;
+  /** The access log, followed while accounts are hot: their connections, ready for a cut. */
+  private tail: AccessTail | null = null;
+  private readonly pace = new Map<string, Pace>();
+  private readonly timed = new Map<string, NodeJS.Timeout>();
+  /** Measured time from starting a fast cut to the known connections being gone (ms). */
+  private cutLatencyMs = INITIAL_CUT_LATENCY_MS;
+
+  constructor(
+    private readonly ctx: WorkerContext,
+    private readonly cut: CutAccount,
+  ) {
+    this.log = ctx.log.child({ component: "enforce" });
+    this.store = ctx.store;
+    this.xray = ctx.xray;
+    this.policy = {
+      linkBytesPerSecond: mbpsToBytesPerSecond(ctx.config.linkMbps),
+      pollMs: ctx.config.pollMs,
+    };
+  }
+
+  async start(): Promise<void> {
+    this.ctx.usageListeners.push((changed) => this.onUsage(changed));
+    this.ctx.accountListeners.push(() => void this.refresh().then(() => this.sweep()));
+    await this.refresh();
+    // Accounts already over their limit (a limit lowered while kuota was down).
+    await this.sweep();
+    const every = Math.max(this.ctx.config.pollMs, REFRESH_MIN_MS);
+    this.refreshTimer = setInterval(() => void this.refresh().then(() => this.sweep()), every);
+    this.refreshTimer.unref();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.refreshTimer) clearInterval(this.refreshTimer);
+    if (this.fastTimer) clearTimeout(this.fastTimer);
+    for (const t of this.timed.values()) clearTimeout(t);
+    await Promise.allSettled([...this.inFlight.values()]);
+  }
+
+  status() {
+    return { limited: this.limited.size, hot: this.hot.length, cuts: this.cuts, onLimit: "delete" };
+  }
+
+  routes(router: Router): void {
+    router.post("/v1/check", async () => {
+      const polled: string[] = [];
+      try {
+        await this.xray.pollOnce();
+        polled.push("xray");
+      } catch (err) {
+        polled.push(`xray: ${(err as Error).message}`);
+      }
+      await this.refresh();
+      return { polled, actions: await this.sweep() };
+    });
+  }
+
+  /** Re-reads limits, usage and expiry; recomputes which Xray accounts are hot. */
+  async refresh(): Promise<void> {
+    const all = await this.store.listAccounts();
+    this.limited = new Map(
+      all.filter((a) => a.limitBytes !== null || a.expiresAt !== null).map((a) => [a.name, a]),
+    );
+    // Inbounds and the access log path, read ahead of any cut (kept when unreadable).
+    this.plan = await readCutPlan(this.ctx.config.xrayConfig, this.ctx.config.xrayAccessLog).catch(
+      () => this.plan,
+    );
+    this.recomputeHot();
+  }
+
+  private recomputeHot(): void {
+    const candidates = [...this.limited.values()]
+      .filter((a) => a.limitBytes !== null && XRAY.has(a.protocol) && a.present)
+      .map((a) => ({ name: a.name, limitBytes: a.limitBytes as number, usedBytes: used(a.usage) }));
+    const hot = hotAccounts(candidates, this.policy).filter((n) => !this.inFlight.has(n));
+    const changed = hot.length !== this.hot.length || hot.some((n, i) => n !== this.hot[i]);
+    this.hot = hot;
+    if (changed) this.log.debug({ users: hot.slice(0, 20), count: hot.length }, "hot accounts");
+    if (hot.length > 0) this.scheduleFast();
+    if (hot.length > 0 && !this.tail && this.plan) {
+      this.tail = new AccessTail(this.plan.accessLog);
+      void this.tail.step();
+    } else if (hot.length === 0 && this.tail && this.inFlight.size === 0) {
+      this.tail = null;
+      this.pace.clear();
+    }
+  }
+
+  /**
+   * Follows a hot account's pace and, when it will run out before the next fast
+   * poll could see it, starts the cut early enough that it lands as the quota
+   * runs out (by the measured cut latency), instead of a poll interval later.
+   */
+  private track(a: AccountWithUsage): void {
+    if (a.limitBytes === null || !XRAY.has(a.protocol) || !this.hot.includes(a.name)) return;
+    const now = performance.now();
+    const total = used(a.usage);
+    const prev = this.pace.get(a.name);
+    const sample = prev && now > prev.atMs ? (total - prev.used) / (now - prev.atMs) : 0;
+    const bytesPerMs = prev ? 0.5 * prev.bytesPerMs + 0.5 * sample : 0;
+    this.pace.set(a.name, { used: total, atMs: now, bytesPerMs });
+    const remaining = a.limitBytes - total;
+    if (remaining <= 0 || bytesPerMs <= 0 || this.timed.has(a.name)) return;
+    const startInMs = remaining / bytesPerMs - this.cutLatencyMs;
+    // The next fast poll would see it in time: nothing to schedule.
+    if (startInMs > this.ctx.config.fastPollMs * 2) return;
+    const name = a.name;
+    const timer = setTimeout(
+      () => {
+        this.timed.delete(name);
+        void this.enforce(name, true);
+      },
+      Math.max(0, startInMs),
+    );
+    this.timed.set(name, timer);
+  }
+
+  private scheduleFast(): void {
+    if (this.fastTimer || this.fastRunning || this.stopped) return;
+    this.fastTimer = setTimeout(() => void this.fastPoll(), this.ctx.config.fastPollMs);
+  }
+
+  /** Reads the hot accounts on their own; usage changes come back through onUsage. */
+  private async fastPoll(): Promise<void> {
+    this.fastTimer = null;
+    if (this.hot.length === 0 || this.stopped) return;
+    this.fastRunning = true;
+    try {
+      await Promise.all([this.xray.pollAccounts(this.hot), this.tail?.step()]);
+      this.engineDownLogged = false;
+    } catch (err) {
+      if (!(err instanceof EngineUnreachableError)) {
+        this.log.error({ err }, "fast poll failed");
+      } else if (!this.engineDownLogged) {
+        this.engineDownLogged = true;
+        this.log.warn({ err: err.message }, "engine unreachable for fast polls");
+      }
+    } finally {
+      this.fastRunning = false;
+    }
+    this.scheduleFast();
+  }
+
+  /** Usage moved: cut what is over, keep the hot set current. */
+  private onUsage(changed: Usage[]): void {
+    let touched = false;
+    for (const u of changed) {
+      const a = this.limited.get(u.name);
+      if (!a) continue;
+      a.usage = u;
+      touched = true;
+      if (a.limitBytes !== null && used(u) >= a.limitBytes) void this.enforce(a.name);
+      else this.track(a);
+    }
+    if (touched) this.recomputeHot();
+  }
+
+  /** Checks every limited account once (limit and expiry). */
+  async sweep(): Promise<EnforcementAction[]> {
+    const now = Date.now();
+    const due = [...this.limited.values()].filter(
+      (a) =>
+        (a.limitBytes !== null && used(a.usage) >= a.limitBytes) ||
+        (a.expiresAt !== null && Date.parse(a.expiresAt) <= now),
+    );
+    return Promise.all(due.map((a) => this.enforce(a.name)));
+  }
+
+  /**
+   * Cuts one account if it is still due: the store is read again first, so a limit
+   * raised a moment ago, or an account deleted by hand, is respected.
+   */
+  enforce(name: string, timed = false): Promise<EnforcementAction> {
+    const running = this.inFlight.get(name);
+    if (running) return running;
+    const failure = this.failures.get(name);
+    if (failure && Date.now() < failure.nextAt) {
+      return Promise.resolve({
+        account: name,
+        protocol: "?",
+        reason: "waiting to retry",
+        outcome: "skipped",
+      });
+    }
+    const run = this.enforceNow(name, timed).finally(() => {
+      this.inFlight.delete(name);
+      this.recomputeHot();
+    });
+    this.inFlight.set(name, run);
+    return run;
+  }
+
+  /**
+   * @param timed started by `track` ahead of the crossing: due if, at its pace,
+   *   the account reaches its limit within the cut latency
+   */
+  private async enforceNow(name: string, timed: boolean): Promise<EnforcementAction> {
+    const account = await this.store.getAccount(name);
+    if (!account) {
+      this.limited.delete(name);
+      return { account: name, protocol: "?", reason: "gone", outcome: "skipped" };
+    }
+    const total = used(account.usage);
+    const pace = this.pace.get(name);
+    const reach =
+      timed && pace ? pace.bytesPerMs * (this.cutLatencyMs + this.ctx.config.fastPollMs) : 0;
+    let reason: string;
+    if (account.limitBytes !== null && total + reach >= account.limitBytes) {
+      reason =
+        `Bandwidth limit exceeded: used ${formatBytes(total)} (${total} B) ` +
+        `of ${formatBytes(account.limitBytes)} (${account.limitBytes} B)` +
+        (total < account.limitBytes ? ", cut timed to land as it ran out" : "");
+    } else if (account.expiresAt !== null && Date.parse(account.expiresAt) <= Date.now()) {
+      reason = `Expired on ${account.expiresAt}`;
+    } else {
+      this.limited.set(name, account);
+      return {
+        account: name,
+        protocol: account.protocol,
+        reason: "within limits",
+        outcome: "skipped",
+      };
+    }
+    if (
+      XRAY.has(account.protocol) &&
+      account.limitBytes !== null &&
+      total + reach >= account.limitBytes
+    ) {
+      const engine = this.xray.engine();
+      if (engine && this.plan) {
+        const t0 = performance.now();
+        try {
+          const known = this.tail?.sourcesOf(name) ?? [];
+          const fast = await cutXrayNow(engine, this.plan, name, account.protocol, known);
+          const landed = fast.timings["knownKilledMs"];
+          if (known.length > 0 && landed !== undefined) {
+            this.cutLatencyMs = 0.7 * this.cutLatencyMs + 0.3 * landed;
+          }
+          this.log.info(
+            { user: name, ...fast, durationMs: Math.round((performance.now() - t0) * 10) / 10 },
+            "over quota: removed from the engine and connections cut",
+          );
+        } catch (err) {
+          this.log.warn({ err, user: name }, "fast cut failed; the full delete follows");
+        }
+      }
+    }
+    try {
+      const report = await this.cut(name, reason);
+      this.cuts++;
+      if (report.complete) this.failures.delete(name);
+      else this.noteFailure(name);
+      this.limited.delete(name);
+      return {
+        account: name,
+        protocol: account.protocol,
+        reason,
+        outcome: report.complete ? "deleted" : "partial",
+        detail: report.steps
+          .filter((s) => !s.ok)
+          .map((s) => `${s.step}: ${s.detail}`)
+          .join("; "),
+      };
+    } catch (err) {
+      // Refused (deleted by hand meanwhile, not managed): stop trying, no loop.
+      if (err instanceof OperatorError || err instanceof ApiError) {
+        this.limited.delete(name);
+        this.log.warn({ user: name, err: err.message }, "account over its limit cannot be cut");
+        return {
+          account: name,
+          protocol: account.protocol,
+          reason,
+          outcome: "skipped",
+          detail: err.message,
+        };
+      }
+      this.noteFailure(name);
+      this.log.error({ err, user: name }, "cutting an account failed; will retry");
+      return {
+        account: name,
+        protocol: account.protocol,
+        reason,
+        outcome: "failed",
+        detail: String(err),
+      };
+    }
+  }
+
+  private noteFailure(name: string): void {
+    const attempts = (this.failures.get(name)?.attempts ?? 0) + 1;
+    const wait = RETRY_MS[Math.min(attempts - 1, RETRY_MS.length - 1)] as number;
+    this.failures.set(name, { attempts, nextAt: Date.now() + wait });
+  }
+}

@@ -88,10 +88,12 @@ export class WorkerSandbox {
       this.logs.push(...b.toString().split("\n").filter(Boolean)),
     );
     const deadline = Date.now() + 15_000;
+    // a restarted worker's lines follow the previous one's: only this start's lines count
+    const from = this.logs.length;
     while (Date.now() < deadline) {
       if (proc.exitCode !== null)
         throw new Error(`worker exited ${proc.exitCode}:\n${this.logs.join("\n")}`);
-      if (this.logs.some((l) => l.includes('"worker started"'))) return;
+      if (this.logs.slice(from).some((l) => l.includes('"worker started"'))) return;
       await sleep(50);
     }
     throw new Error(`worker did not start:\n${this.logs.join("\n")}`);

@@ -96,8 +96,13 @@ after(async () => {
 });
 
 async function startWorker(): Promise<void> {
+  const from = worker.logLines.length;
   await worker.start({}, { netns: rig.ns.server });
-  await worker.waitForLog(/SSH accounting started/);
+  for (let i = 0; i < 200; i++) {
+    if (worker.logLines.slice(from).some((l) => l.includes("SSH accounting started"))) return;
+    await sleep(50);
+  }
+  assert.fail(`SSH accounting did not start:\n${worker.logLines.slice(from).join("\n")}`);
 }
 
 function control(): ControlClient {
@@ -105,9 +110,14 @@ function control(): ControlClient {
 }
 
 async function usage(user: TestUser): Promise<Figures> {
-  const view = await control().request<{
-    total_usage: { upload_bytes: number; download_bytes: number };
-  }>("GET", `/v1/usage/${user.name}`);
+  const view = await control()
+    .request<{
+      total_usage: { upload_bytes: number; download_bytes: number };
+    }>("GET", `/v1/usage/${user.name}`)
+    .catch((err: unknown) => {
+      // a worker that died says why in its last lines
+      throw new Error(`${String(err)}\n${worker.logLines.slice(-8).join("\n")}`, { cause: err });
+    });
   return { up: view.total_usage.upload_bytes, dn: view.total_usage.download_bytes };
 }
 
@@ -153,6 +163,7 @@ async function clientPort(daemonPort: number, exclude: ReadonlySet<number>): Pro
 }
 
 const seenPorts = new Set<number>();
+let uploads = 0;
 
 async function socks(user: TestUser, port: number, socksPort: number): Promise<number> {
   const client = await startSshSocks(rig, {
@@ -202,7 +213,7 @@ async function transfer(
   ];
   if ("socks" in via) args.push("--socks5-hostname", `127.0.0.1:${via.socks}`);
   if ("up" in what)
-    args.push("-T", what.up === UP ? uploadFile : randomFile(rig, `up-${what.up}.bin`, what.up));
+    args.push("-T", what.up === UP ? uploadFile : randomFile(rig, `up-${++uploads}.bin`, what.up));
   args.push("down" in what ? `${base}/bytes?n=${what.down}` : `${base}/sink`);
   const { stdout } = await rig.exec("client", "curl", args, { timeout: 120_000 });
   const [down, up] = String(stdout).trim().split(" ").map(Number);

@@ -43,6 +43,8 @@ export interface LiveSessionOptions {
   /** Run `ss` in this network namespace (tests). */
   netns?: string;
   processes?: ProcessInfo;
+  /** Established sockets already listed with {@link listEstablished}; saves a second `ss`. */
+  rows?: SocketRow[];
 }
 
 /**
@@ -53,7 +55,7 @@ export interface LiveSessionOptions {
  * Connections still authenticating have no account yet and are left out for OpenSSH.
  */
 export async function findLiveSessions(options: LiveSessionOptions): Promise<LiveSession[]> {
-  const rows = await listEstablished(options.sshPorts, options.netns);
+  const rows = options.rows ?? (await listEstablished(options.sshPorts, options.netns));
   const processes = options.processes ?? procfs();
   const sessions: LiveSession[] = [];
   for (const row of rows) {

@@ -21,6 +21,7 @@ import {
   listEstablished,
   type LiveSession,
   type ProcessInfo,
+  type SocketRow,
 } from "./live-sessions.js";
 import { parseLoginLine, type LoginLine } from "./login-line.js";
 import { JournalFollower } from "./journal-follower.js";
@@ -346,11 +347,12 @@ export class SshCollector implements WorkerComponent {
     }
   }
 
-  async #live(): Promise<LiveSession[]> {
+  async #live(rows?: SocketRow[]): Promise<LiveSession[]> {
     const options: Parameters<typeof findLiveSessions>[0] = {
       sshPorts: this.#opts.sshPorts,
       dropbearUsers: this.#dropbearUsers,
     };
+    if (rows) options.rows = rows;
     if (this.#opts.processes) options.processes = this.#opts.processes;
     return findLiveSessions(options);
   }
@@ -361,6 +363,7 @@ export class SshCollector implements WorkerComponent {
    */
   async #rebuild(): Promise<void> {
     if (!this.#enabled) return;
+    const started = performance.now();
     await this.#ensure(true);
     this.#mapped.clear();
     for (const m of await this.#table.mappedSessions()) this.#mapped.set(keyOf(m), m);
@@ -368,7 +371,7 @@ export class SshCollector implements WorkerComponent {
     let rows: Awaited<ReturnType<typeof listEstablished>>;
     try {
       rows = await listEstablished(this.#opts.sshPorts);
-      live = await this.#live();
+      live = await this.#live(rows);
       this.#rebuildFailure = null;
     } catch (err) {
       if (!(err instanceof OperatorError)) throw err;
@@ -396,6 +399,11 @@ export class SshCollector implements WorkerComponent {
     for (const [key, m] of this.#mapped) if (!sockets.has(key)) await this.#unmap(m);
     for (const pid of this.#dropbearUsers.keys())
       if (!alivePids.has(pid)) this.#dropbearUsers.delete(pid);
+    const durationMs = Math.round(performance.now() - started);
+    this.#log.debug(
+      { sessions: this.#mapped.size, sockets: rows.length, durationMs },
+      "SSH sessions rebuilt",
+    );
   }
 
   /** Says once when nothing listens on SSH_PORTS: counting waits for a daemon. */

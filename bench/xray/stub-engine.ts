@@ -11,7 +11,10 @@ type Stat = { name: string; value: number };
 
 export type StubEngine = { address: string; calls: () => number; close: () => Promise<void> };
 
-export async function startStubEngine(users: string[]): Promise<StubEngine> {
+/**
+ * @param growing false: counters stay still (idle accounts); true: every call adds traffic
+ */
+export async function startStubEngine(users: string[], growing = true): Promise<StubEngine> {
   const loaded = grpc.loadPackageDefinition(packageDefinition("v2ray")) as unknown as {
     v2ray: {
       core: { app: { stats: { command: { StatsService: grpc.ServiceClientConstructor } } } };
@@ -33,7 +36,7 @@ export async function startStubEngine(users: string[]): Promise<StubEngine> {
       calls++;
       const stat: Stat[] = [];
       for (const [name, v] of values) {
-        const next = v + 1000 + (calls % 7);
+        const next = growing ? v + 1000 + (calls % 7) : v;
         values.set(name, next);
         stat.push({ name, value: next });
       }

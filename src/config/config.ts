@@ -91,6 +91,7 @@ const schema = z.object({
   KUOTA_LINK_MBPS: z.coerce.number().positive().max(1_000_000).default(1000),
   KUOTA_FAST_POLL_MS: positiveMs(1).default(10),
   KUOTA_ON_LIMIT: z.enum(["delete", "lock"]).default("delete"),
+  KUOTA_QUOTA_NFLOG_GROUP: z.coerce.number().int().min(1).max(65535).default(42),
   KUOTA_PUBLIC_HOST: z
     .string()
     .regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.:-]+)$/, "expected a domain or IP address")
@@ -135,6 +136,11 @@ export type Config = {
   fastPollMs: number;
   /** What happens to an account that used up its quota or expired. */
   onLimit: "delete" | "lock";
+  /**
+   * NFLOG group the kernel tells when an SSH account's quota runs out (its packets are dropped);
+   * one reader per group and network namespace, distinct from CAPTURE_NFLOG_GROUP.
+   */
+  quotaNflogGroup: number;
   /** Domain or IP address customers dial, used in share links; null: no links are made. */
   publicHost: string | null;
   /** Host capture (nft rule + NFLOG reader, Xray access log); false turns both off. */
@@ -162,6 +168,8 @@ const FIXES: Record<string, string> = {
   KUOTA_LINK_MBPS: "give the server's link speed in Mbit/s, e.g. 1000",
   KUOTA_FAST_POLL_MS: "use a whole number of milliseconds, at least 1 (default 10)",
   KUOTA_ON_LIMIT: "use delete (remove the account) or lock (disable it for a top-up)",
+  KUOTA_QUOTA_NFLOG_GROUP:
+    "use a whole number from 1 to 65535 no other program logs to, other than CAPTURE_NFLOG_GROUP (default 42)",
   KUOTA_PUBLIC_HOST:
     "set it to the domain or IP address customers connect to, e.g. vpn.example.com",
   CAPTURE_ENABLED: "use true or false",
@@ -191,7 +199,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   // An empty variable means "not set", as in systemd's EnvironmentFile.
   for (const k of Object.keys(merged)) if (merged[k] === "") delete merged[k];
 
-  const parsed = schema.safeParse(merged);
+  const parsed = schema
+    .refine((c) => c.KUOTA_QUOTA_NFLOG_GROUP !== c.CAPTURE_NFLOG_GROUP, {
+      path: ["KUOTA_QUOTA_NFLOG_GROUP"],
+      message: "is the same group as CAPTURE_NFLOG_GROUP",
+    })
+    .safeParse(merged);
   if (!parsed.success) {
     const lines = parsed.error.issues.map((issue) => {
       const key = String(issue.path[0] ?? "?");
@@ -223,6 +236,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     linkMbps: c.KUOTA_LINK_MBPS,
     fastPollMs: c.KUOTA_FAST_POLL_MS,
     onLimit: c.KUOTA_ON_LIMIT,
+    quotaNflogGroup: c.KUOTA_QUOTA_NFLOG_GROUP,
     publicHost: c.KUOTA_PUBLIC_HOST?.replace(/^\[(.*)\]$/, "$1") ?? null,
     captureEnabled: c.CAPTURE_ENABLED,
     capturePorts: c.CAPTURE_PORTS,

@@ -25,6 +25,14 @@ export type EnforcementAction = {
   detail?: string;
 };
 
+/**
+ * Why a cut was started: the store showed usage >= limit ("usage"), a hot Xray account's pace
+ * says it runs out within the cut latency ("timed"), or an SSH account's kernel quota ran out
+ * ("kernel-quota"). The kernel quota is authoritative: it drops the packet that would cross the
+ * limit, so the counters (which count only what passed) stay a packet short of the limit.
+ */
+export type CutTrigger = "usage" | "timed" | "kernel-quota";
+
 /** First guess of how long a fast cut takes to stop the bytes (ms); then measured. */
 const INITIAL_CUT_LATENCY_MS = 12;
 
@@ -42,6 +50,14 @@ const RETRY_MS = [1000, 5000, 30_000, 120_000];
  * the lifecycle calls `refresh()` after changing a limit.
  */
 const REFRESH_MIN_MS = 5000;
+
+/**
+ * How far below its limit an SSH account's stored usage may be when its kernel quota runs out
+ * (bytes): the dropped packet that crossed it (at most a 64 KiB GSO segment), and the few bytes
+ * a quota set while traffic flowed may be ahead of the counters. A limit raised since is above
+ * this and stops the cut.
+ */
+const KERNEL_QUOTA_SLACK = 256 * 1024;
 
 const XRAY = new Set(["vmess", "vless", "trojan", "shadowsocks"]);
 
@@ -185,7 +201,7 @@ export class Enforcer implements WorkerComponent {
     const timer = setTimeout(
       () => {
         this.timed.delete(name);
-        void this.enforce(name, true);
+        void this.enforce(name, "timed");
       },
       Math.max(0, startInMs),
     );
@@ -247,7 +263,7 @@ export class Enforcer implements WorkerComponent {
    * Cuts one account if it is still due: the store is read again first, so a limit
    * raised a moment ago, or an account deleted by hand, is respected.
    */
-  enforce(name: string, timed = false): Promise<EnforcementAction> {
+  enforce(name: string, trigger: CutTrigger = "usage"): Promise<EnforcementAction> {
     const running = this.inFlight.get(name);
     if (running) return running;
     const failure = this.failures.get(name);
@@ -259,7 +275,7 @@ export class Enforcer implements WorkerComponent {
         outcome: "skipped",
       });
     }
-    const run = this.enforceNow(name, timed).finally(() => {
+    const run = this.enforceNow(name, trigger).finally(() => {
       this.inFlight.delete(name);
       this.recomputeHot();
     });
@@ -268,10 +284,12 @@ export class Enforcer implements WorkerComponent {
   }
 
   /**
-   * @param timed started by `track` ahead of the crossing: due if, at its pace,
-   *   the account reaches its limit within the cut latency
+   * @param trigger "timed": started by `track` ahead of the crossing, due if, at its pace, the
+   *   account reaches its limit within the cut latency; "kernel-quota": due while the account
+   *   still has a limit its stored usage is within one packet (64 KiB) of
    */
-  private async enforceNow(name: string, timed: boolean): Promise<EnforcementAction> {
+  private async enforceNow(name: string, trigger: CutTrigger): Promise<EnforcementAction> {
+    const timed = trigger === "timed";
     // A timed cut reads the account once more first: a transfer that stopped since
     // the last poll must not be cut short of its quota.
     if (timed) await this.xray.pollAccounts([name]).catch(() => undefined);
@@ -283,13 +301,21 @@ export class Enforcer implements WorkerComponent {
     const total = used(account.usage);
     const pace = this.pace.get(name);
     const reach =
-      timed && pace ? pace.bytesPerMs * (this.cutLatencyMs + this.ctx.config.fastPollMs) : 0;
+      trigger === "kernel-quota"
+        ? KERNEL_QUOTA_SLACK
+        : timed && pace
+          ? pace.bytesPerMs * (this.cutLatencyMs + this.ctx.config.fastPollMs)
+          : 0;
     let reason: string;
     if (account.limitBytes !== null && total + reach >= account.limitBytes) {
       reason =
         `Bandwidth limit exceeded: used ${formatBytes(total)} (${total} B) ` +
         `of ${formatBytes(account.limitBytes)} (${account.limitBytes} B)` +
-        (total < account.limitBytes ? ", cut timed to land as it ran out" : "");
+        (total >= account.limitBytes
+          ? ""
+          : trigger === "kernel-quota"
+            ? ", its kernel quota ran out"
+            : ", cut timed to land as it ran out");
     } else if (account.expiresAt !== null && Date.parse(account.expiresAt) <= Date.now()) {
       reason = `Expired on ${account.expiresAt}`;
     } else {

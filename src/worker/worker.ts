@@ -41,7 +41,10 @@ export type WorkerContext = {
 function components(ctx: WorkerContext): WorkerComponent[] {
   const lifecycle = new AccountLifecycle(ctx);
   const enforcer = new Enforcer(ctx, (name, reason) => lifecycle.deleteAccount(name, reason));
-  return [sshAccounting(ctx), lifecycle, new CaptureComponent(ctx), enforcer];
+  // an SSH account's kernel quota ran out: the kernel cut it, the enforcer deletes it now
+  const ssh = sshAccounting(ctx, (user) => void enforcer.enforce(user, "kernel-quota"));
+  ctx.accountListeners.push(() => void ssh.syncLimits().catch(() => undefined));
+  return [ssh, lifecycle, new CaptureComponent(ctx), enforcer];
 }
 
 /**

@@ -51,6 +51,21 @@ export class Nft {
     return parseCounterListing(stdout);
   }
 
+  /**
+   * Every quota object of a table, by name: the bytes it allows and the bytes it has counted. An
+   * absent table gives an empty map.
+   */
+  async readQuotas(table: string): Promise<Map<string, QuotaValue>> {
+    let stdout: string;
+    try {
+      stdout = await this.#exec(["-j", "list", "quotas", "table", ...table.split(" ")]);
+    } catch (err) {
+      if (isNoSuchObject(err)) return new Map();
+      throw err;
+    }
+    return parseQuotaListing(stdout);
+  }
+
   /** True if the table exists. */
   async hasTable(table: string): Promise<boolean> {
     try {
@@ -106,6 +121,29 @@ export function parseCounterListing(json: string): Map<string, CounterValue> {
     }
   }
   return counters;
+}
+
+/** A quota object as the kernel holds it (bytes). */
+export interface QuotaValue {
+  /** Bytes it allows (`over N bytes`). */
+  bytes: number;
+  /** Bytes it has counted since it was created. */
+  used: number;
+}
+
+/** Reads `nft -j list quotas` output; other objects are skipped. */
+export function parseQuotaListing(json: string): Map<string, QuotaValue> {
+  const quotas = new Map<string, QuotaValue>();
+  const parsed = JSON.parse(json) as { nftables?: unknown };
+  if (!Array.isArray(parsed.nftables)) return quotas;
+  for (const item of parsed.nftables as unknown[]) {
+    if (typeof item !== "object" || item === null || !("quota" in item)) continue;
+    const { name, bytes, used } = (item as { quota: Record<string, unknown> }).quota;
+    if (typeof name === "string" && typeof bytes === "number") {
+      quotas.set(name, { bytes, used: typeof used === "number" ? used : 0 });
+    }
+  }
+  return quotas;
 }
 
 /** Turns an execa failure into the operator's next step or a CommandFailedError. */

@@ -7,6 +7,15 @@
  * Counters are never reset. The store's baselines are the kernel's absolute values, so when the
  * table is lost (reboot, `nft flush ruleset`) it is recreated with them and counting continues:
  * what flowed between the last read and the loss (at most one poll) is the only gap.
+ *
+ * Limited accounts get a kernel quota object (`q_<user>`) holding what is left of their limit,
+ * referenced by both directions of each of their sessions. When it runs out, the kernel drops the
+ * account's packets and logs the first ones to NFLOG group KUOTA_QUOTA_NFLOG_GROUP; the collector
+ * finds the session from the packet's addresses, reads the account's counters into the store and
+ * calls `onQuotaOver`, so the deletion follows without waiting for a poll. The quota counts the
+ * same packets as the counters (its drop rule comes first), so it never drifts from the stored
+ * usage; it is set again (`over = counted + limit - usage`) when a limit changes and rebuilt with
+ * the table after a flush.
  */
 import { execa } from "execa";
 import { OperatorError } from "../../core/errors.js";
@@ -28,7 +37,13 @@ import { JournalFollower } from "./journal-follower.js";
 import { LogFileFollower } from "./log-file-follower.js";
 import { resolveAuthLog, type LoginSource } from "./login-source.js";
 import { Nft, isNoSuchObject } from "./nft.js";
-import { counterNames, type AccountCounters, type SessionKey } from "./nft-ruleset.js";
+import {
+  DEFAULT_QUOTA_NFLOG_GROUP,
+  counterNames,
+  type AccountCounters,
+  type SessionKey,
+} from "./nft-ruleset.js";
+import { QuotaNotices, type DroppedPacket } from "./quota-notices.js";
 import { SshCountingTable, type AccountUsage } from "./ssh-table.js";
 
 /** Source name of SSH counters in the store. */
@@ -56,6 +71,15 @@ export interface SshCollectorOptions {
   processes?: ProcessInfo;
   sources?: LoginSource[];
   rebuildMs?: number;
+  /** NFLOG group of quota drops: KUOTA_QUOTA_NFLOG_GROUP. Default 42. */
+  quotaGroup?: number;
+  /**
+   * An account's kernel quota ran out (its packets are being dropped); its counters were read
+   * into the store just before. Called once per account until its quota is set again.
+   */
+  onQuotaOver?: (user: string) => void;
+  /** Replaceable in tests; null: no NFLOG reader (over quotas are found by the regular poll). */
+  quotaNotices?: QuotaNotices | null;
 }
 
 type SshStatus = NonNullable<StatusView["ssh"]>;
@@ -74,8 +98,16 @@ export class SshCollector implements WorkerComponent {
   readonly #log: Logger;
   readonly #table: SshCountingTable;
   readonly #sources: LoginSource[];
-  /** What the kernel maps, as far as this process knows: session key → account. */
-  readonly #mapped = new Map<string, SessionKey & { user: string }>();
+  /**
+   * What the kernel maps, as far as this process knows: session key → account, and whether the
+   * session also counts against the account's quota object.
+   */
+  readonly #mapped = new Map<string, SessionKey & { user: string; quota?: boolean }>();
+  /** Accounts with a kernel quota object → the limit (bytes) it was last set for. */
+  readonly #quotas = new Map<string, number>();
+  /** Accounts whose quota ran out and were reported to `onQuotaOver`. */
+  readonly #over = new Set<string>();
+  #notices: QuotaNotices | null = null;
   /** Dropbear child pid → account, from login lines and from the map (Dropbear hides the user). */
   readonly #dropbearUsers = new Map<number, string>();
   /** Accounts whose counters were deleted on purpose: never restored from the store. */
@@ -98,7 +130,11 @@ export class SshCollector implements WorkerComponent {
   constructor(options: SshCollectorOptions) {
     this.#opts = options;
     this.#log = options.log;
-    this.#table = new SshCountingTable(options.nft ?? new Nft(), options.sshPorts);
+    this.#table = new SshCountingTable(
+      options.nft ?? new Nft(),
+      options.sshPorts,
+      options.quotaGroup ?? DEFAULT_QUOTA_NFLOG_GROUP,
+    );
     this.#sources = options.sources ?? this.#defaultSources();
   }
 
@@ -117,6 +153,7 @@ export class SshCollector implements WorkerComponent {
       return;
     }
     this.#enabled = true;
+    await this.#startNotices();
     await this.#exclusive(() => this.#rebuild());
     for (const source of this.#sources) await source.start((lines) => this.#onLines(lines));
     this.#schedulePoll(0);
@@ -136,6 +173,7 @@ export class SshCollector implements WorkerComponent {
     if (this.#pollTimer) clearTimeout(this.#pollTimer);
     if (this.#rebuildTimer) clearTimeout(this.#rebuildTimer);
     if (this.#enabled) for (const source of this.#sources) await source.stop();
+    await this.#notices?.stop();
     await this.#inFlight;
     // the last growth is stored before the worker exits
     if (this.#enabled)
@@ -154,6 +192,14 @@ export class SshCollector implements WorkerComponent {
       undefined;
     if (reason !== undefined) view.reason = reason;
     return view;
+  }
+
+  /**
+   * Brings every limited account's quota object in line with its limit in the store (a limit set,
+   * raised, lowered or removed): the worker calls this when accounts change.
+   */
+  syncLimits(): Promise<void> {
+    return this.#exclusive(() => this.#syncQuotas(null));
   }
 
   /** Reads every SSH counter and stores its growth. */
@@ -206,6 +252,8 @@ export class SshCollector implements WorkerComponent {
       await this.#poll(new Set([user]));
       for (const [key, m] of this.#mapped) if (m.user === user) this.#mapped.delete(key);
       await this.#table.deleteAccount(user);
+      this.#quotas.delete(user);
+      this.#over.delete(user);
       this.#counted.delete(user);
     });
   }
@@ -250,19 +298,136 @@ export class SshCollector implements WorkerComponent {
     }, this.#opts.rebuildMs ?? REBUILD_MS);
   }
 
-  /** Accounts SSH accounting counts: protocol ssh in the store, not being deleted. */
-  async #managed(): Promise<Set<string>> {
+  /**
+   * Accounts SSH accounting counts: protocol ssh in the store, not being deleted, with their limit
+   * (bytes, null: unlimited).
+   */
+  async #managed(): Promise<Map<string, number | null>> {
     const accounts = await this.#opts.store.listAccounts();
-    return new Set(
+    return new Map(
       accounts
         .filter((a) => a.protocol === "ssh" && !this.#forgotten.has(a.name))
-        .map((a) => a.name),
+        .map((a) => [a.name, a.limitBytes]),
     );
   }
 
-  async #isManaged(user: string): Promise<boolean> {
+  /** The account's limit if SSH accounting counts it (null: unlimited), undefined if not. */
+  async #managedLimit(user: string): Promise<number | null | undefined> {
     const account = await this.#opts.store.getAccount(user);
-    return account?.protocol === "ssh";
+    return account?.protocol === "ssh" ? account.limitBytes : undefined;
+  }
+
+  /**
+   * Starts the NFLOG reader of quota drops. Without it (no tcpdump, group taken) the kernel still
+   * cuts, and over quotas are found by reading the quota objects at each regular poll.
+   */
+  async #startNotices(): Promise<void> {
+    if (this.#opts.quotaNotices === null) return;
+    const group = this.#opts.quotaGroup ?? DEFAULT_QUOTA_NFLOG_GROUP;
+    const notices =
+      this.#opts.quotaNotices ??
+      new QuotaNotices({
+        group,
+        onDrop: (packet) => this.#onDrop(packet),
+        onExit: (detail) => {
+          this.#notices = null;
+          this.#log.warn(
+            { detail },
+            "the quota NFLOG reader stopped; over quotas are found at each poll",
+          );
+        },
+      });
+    try {
+      await notices.start();
+      this.#notices = notices;
+    } catch (err) {
+      if (!(err instanceof OperatorError)) throw err;
+      this.#log.warn(
+        { hint: err.hint },
+        `SSH quota notices are off (${err.message}); over quotas are found at each poll`,
+      );
+    }
+  }
+
+  /** A packet the kernel dropped for an over quota: find its session and report the account once. */
+  #onDrop(packet: DroppedPacket): void {
+    const clientSide = this.#opts.sshPorts.includes(packet.dstPort)
+      ? { ip: packet.srcIp, port: packet.srcPort }
+      : { ip: packet.dstIp, port: packet.dstPort };
+    const user = this.#mapped.get(keyOf(clientSide))?.user;
+    if (user === undefined) {
+      this.#log.debug(clientSide, "quota drop of a session not mapped here");
+      return;
+    }
+    this.#reportOver(user, "nflog");
+  }
+
+  #reportOver(user: string, via: string): void {
+    if (this.#over.has(user)) return;
+    this.#over.add(user);
+    this.#log.info({ user, via }, "kernel quota ran out: the account's packets are dropped");
+    // the store gets the final figures before enforcement reads them
+    void this.pollAccounts([user])
+      .catch((err: unknown) => this.#log.warn({ err, user }, "SSH read before the cut failed"))
+      .then(() => this.#opts.onQuotaOver?.(user));
+  }
+
+  /**
+   * Sets the quota objects of `only` (null: every account) to their limits: created for limited
+   * accounts with sessions, changed when the limit changed, removed when the limit went. Usage
+   * is read first so `over = counted + limit - usage` holds what is left; bytes that pass
+   * between that read and the nft run (a few ms) are the quota's only error (they let the account
+   * go over by as much).
+   */
+  async #syncQuotas(only: ReadonlySet<string> | null): Promise<void> {
+    if (!this.#enabled) return;
+    const managed = await this.#managed();
+    const kernel = await this.#table.readQuotas();
+    const sessionsOf = (user: string) => [...this.#mapped.values()].filter((m) => m.user === user);
+    const due: string[] = [];
+    for (const user of new Set([...managed.keys(), ...kernel.keys(), ...this.#quotas.keys()])) {
+      if (only !== null && !only.has(user)) continue;
+      const limit = managed.get(user) ?? null;
+      if (limit === null) {
+        if (!kernel.has(user) && !this.#quotas.has(user)) continue;
+        const sessions = sessionsOf(user);
+        await this.#table.removeQuota(user, sessions);
+        for (const m of sessions) m.quota = false;
+        this.#quotas.delete(user);
+        this.#over.delete(user);
+        this.#log.debug({ user }, "SSH quota removed");
+      } else if (this.#quotas.get(user) !== limit || !kernel.has(user)) {
+        if (kernel.has(user) || sessionsOf(user).length > 0 || only !== null) due.push(user);
+      }
+    }
+    if (due.length === 0) return;
+    await this.#poll(new Set(due));
+    // read after the usage, so what passes in between lets the account over, never cuts it early
+    const counts = await this.#table.readQuotas();
+    for (const user of due) {
+      const account = await this.#opts.store.getAccount(user);
+      const limit = managed.get(user);
+      if (!account || limit === null || limit === undefined) continue;
+      const usage = account.usage.uploadBytes + account.usage.downloadBytes;
+      const counted = counts.get(user)?.used ?? 0;
+      const over = Math.max(1, counted + limit - usage);
+      const sessions = sessionsOf(user);
+      await this.#table.setQuota(
+        user,
+        over,
+        sessions.filter((m) => m.quota === true),
+      );
+      for (const m of sessions.filter((m) => m.quota !== true)) {
+        await this.#table.quotaSession(m, user);
+        m.quota = true;
+      }
+      this.#quotas.set(user, limit);
+      if (usage < limit) this.#over.delete(user);
+      this.#log.debug(
+        { user, limitBytes: limit, usedBytes: usage, bytes: over - counted },
+        "SSH quota set",
+      );
+    }
   }
 
   /**
@@ -273,7 +438,7 @@ export class SshCollector implements WorkerComponent {
     const stored = new Map<string, AccountCounters>();
     if (restore) {
       const baselines = await this.#opts.store.counterBaselines(SSH_SOURCE);
-      for (const user of await this.#managed()) {
+      for (const user of (await this.#managed()).keys()) {
         const names = counterNames(user);
         const up = baselines.get(names.up);
         const dn = baselines.get(names.dn);
@@ -298,7 +463,13 @@ export class SshCollector implements WorkerComponent {
       await this.#recover();
       usage = await this.#table.readUsage();
     }
-    if (only === null) this.#counted = new Set(usage.keys());
+    if (only === null) {
+      this.#counted = new Set(usage.keys());
+      if (this.#notices === null && this.#quotas.size > 0) {
+        for (const [user, q] of await this.#table.readQuotas())
+          if (q.used >= q.bytes && this.#quotas.has(user)) this.#reportOver(user, "poll");
+      }
+    }
     const readings: CounterReading[] = [];
     for (const [user, counters] of usage) {
       if (only !== null && !only.has(user)) continue;
@@ -341,6 +512,7 @@ export class SshCollector implements WorkerComponent {
     this.#recovering = true;
     try {
       this.#mapped.clear();
+      this.#quotas.clear();
       await this.#rebuild();
     } finally {
       this.#recovering = false;
@@ -366,7 +538,9 @@ export class SshCollector implements WorkerComponent {
     const started = performance.now();
     await this.#ensure(true);
     this.#mapped.clear();
-    for (const m of await this.#table.mappedSessions()) this.#mapped.set(keyOf(m), m);
+    const withQuota = new Set((await this.#table.quotaSessions()).map(keyOf));
+    for (const m of await this.#table.mappedSessions())
+      this.#mapped.set(keyOf(m), { ...m, quota: withQuota.has(keyOf(m)) });
     let live: LiveSession[];
     let rows: Awaited<ReturnType<typeof listEstablished>>;
     try {
@@ -392,13 +566,16 @@ export class SshCollector implements WorkerComponent {
         if (session.user === null && mapped) this.#dropbearUsers.set(session.pid, mapped.user);
       }
       if (session.user === null || mapped?.user === session.user) continue;
-      if (managed.has(session.user)) await this.#map(session, session.user);
+      if (managed.has(session.user))
+        await this.#map(session, session.user, managed.get(session.user) ?? null);
       else if (mapped) await this.#unmap(session);
     }
     const sockets = new Set(rows.map((r) => keyOf({ ip: r.peerIp, port: r.peerPort })));
     for (const [key, m] of this.#mapped) if (!sockets.has(key)) await this.#unmap(m);
     for (const pid of this.#dropbearUsers.keys())
       if (!alivePids.has(pid)) this.#dropbearUsers.delete(pid);
+    // quotas lost or unknown to this process (start, flush, a limit changed while it was down)
+    await this.#syncQuotas(null);
     const durationMs = Math.round(performance.now() - started);
     this.#log.debug(
       { sessions: this.#mapped.size, sockets: rows.length, durationMs },
@@ -451,44 +628,57 @@ export class SshCollector implements WorkerComponent {
         const mapped = this.#mapped.get(keyOf(event));
         if (event.event === "logout") {
           if (mapped?.user === event.user) await this.#unmap(event);
-        } else if (mapped?.user !== event.user && (await this.#isManaged(event.user))) {
-          await this.#map(event, event.user);
-        } else {
-          this.#log.debug(
-            { user: event.user, daemon: event.daemon },
-            "login of an account kuota does not count",
-          );
+        } else if (mapped?.user !== event.user) {
+          const limit = await this.#managedLimit(event.user);
+          if (limit !== undefined) await this.#map(event, event.user, limit);
+          else
+            this.#log.debug(
+              { user: event.user, daemon: event.daemon },
+              "login of an account kuota does not count",
+            );
         }
       }
     });
   }
 
-  async #map(key: SessionKey, user: string): Promise<void> {
+  /** Maps a session; a limited account's quota object is made first if missing. */
+  async #map(key: SessionKey, user: string, limit: number | null): Promise<void> {
     const session = { ip: key.ip, port: key.port };
+    const quota = limit !== null;
     try {
-      await this.#table.mapSession(session, user);
+      if (quota && this.#quotas.get(user) !== limit) await this.#syncQuotas(new Set([user]));
+      await this.#table.mapSession(session, user, quota);
     } catch (err) {
       if (!isNoSuchObject(err) || this.#recovering) throw err;
       // the maps are gone (flush): restore the table with the stored values first
       await this.#recover();
-      await this.#table.mapSession(session, user);
+      if (quota && this.#quotas.get(user) !== limit) await this.#syncQuotas(new Set([user]));
+      await this.#table.mapSession(session, user, quota);
     }
     this.#forgotten.delete(user);
-    this.#mapped.set(keyOf(session), { ...session, user });
+    this.#mapped.set(keyOf(session), { ...session, user, quota });
     this.#log.debug({ user, ip: key.ip, port: key.port }, "SSH session counted");
   }
 
   async #unmap(key: SessionKey): Promise<void> {
     const session = { ip: key.ip, port: key.port };
-    await this.#table.unmapSession(session);
+    await this.#table.unmapSession(session, this.#mapped.get(keyOf(session))?.quota ?? true);
     this.#mapped.delete(keyOf(session));
   }
 }
 
-/** The worker's SSH accounting, configured from the worker's context. */
-export function sshAccounting(ctx: WorkerContext): SshCollector {
+/**
+ * The worker's SSH accounting, configured from the worker's context.
+ * @param onQuotaOver called when an account's kernel quota ran out (quota enforcement)
+ */
+export function sshAccounting(
+  ctx: WorkerContext,
+  onQuotaOver?: (user: string) => void,
+): SshCollector {
   const { config } = ctx;
   return new SshCollector({
+    quotaGroup: config.quotaNflogGroup,
+    ...(onQuotaOver ? { onQuotaOver } : {}),
     enabled: config.sshAccounting,
     sshPorts: config.sshPorts,
     authLog: config.sshAuthLog,

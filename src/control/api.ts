@@ -17,6 +17,7 @@
  */
 import type { AccountView } from "../worker/views.js";
 import type { DeletionEvent, Protocol } from "../store/store.js";
+import type { XrayStatus } from "../collect/xray/xray-collector.js";
 
 export type { AccountView, DeletionEvent, Protocol };
 
@@ -121,16 +122,7 @@ export type AckEventsRequest = { ids: number[] };
 export type StatusView = {
   worker: { pid: number; startedAt: string; uptimeS: number };
   accounts: { total: number; present: number };
-  xray: {
-    reachable: boolean;
-    flavor: "xray" | "v2ray" | null;
-    lastPollAt: string | null;
-    lastPollMs: number | null;
-    polls: number;
-    restartsSeen: number;
-    counters: number;
-    fastPolls: number;
-  };
+  xray: XrayStatus;
   /** Present once SSH accounting runs. */
   ssh?: { enabled: boolean; sessions: number; reason?: string };
   /** Present once host capture runs. */

@@ -7,7 +7,6 @@
  */
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -26,7 +25,8 @@ import {
   startV2rayServer,
   type RigServer,
 } from "../rig/v2ray.js";
-import { KUOTA_BIN, WorkerSandbox } from "../rig/worker.js";
+import { BotProcess } from "../rig/bot-process.js";
+import { WorkerSandbox } from "../rig/worker.js";
 
 const MiB = 1024 * 1024;
 const TOKEN = "123:TEST";
@@ -39,47 +39,13 @@ let payload: PayloadServer;
 let worker: WorkerSandbox;
 let socket: ControlClient;
 
-/** `kuota bot` as a child process, its JSON log lines collected. */
-class BotProcess {
-  private proc: ChildProcess | null = null;
-  readonly logs: string[] = [];
-
-  async start(): Promise<void> {
-    const proc = spawn(process.execPath, [KUOTA_BIN, "bot"], {
-      env: {
-        ...process.env,
-        ...worker.env,
-        BOT_TOKEN: TOKEN,
-        ADMIN_IDS: `${ADMIN_A.id},${ADMIN_B.id}`,
-        TELEGRAM_API_ROOT: api.apiRoot,
-        BOT_STATE_DIR: join(worker.dir, "bot-state"),
-      },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    this.proc = proc;
-    const collect = (b: Buffer) => this.logs.push(...b.toString().split("\n").filter(Boolean));
-    proc.stdout?.on("data", collect);
-    proc.stderr?.on("data", collect);
-    const deadline = Date.now() + 15_000;
-    while (Date.now() < deadline) {
-      if (proc.exitCode !== null) throw new Error(`bot exited:\n${this.logs.join("\n")}`);
-      if (this.logs.some((l) => l.includes('"bot started"'))) return;
-      await sleep(50);
-    }
-    throw new Error(`bot did not start:\n${this.logs.join("\n")}`);
-  }
-
-  async signal(sig: NodeJS.Signals): Promise<void> {
-    const proc = this.proc;
-    this.proc = null;
-    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
-    const exited = new Promise((r) => proc.once("exit", r));
-    proc.kill(sig);
-    await exited;
-  }
-}
-
-const bot = new BotProcess();
+const bot = new BotProcess(() => ({
+  ...worker.env,
+  BOT_TOKEN: TOKEN,
+  ADMIN_IDS: `${ADMIN_A.id},${ADMIN_B.id}`,
+  TELEGRAM_API_ROOT: api.apiRoot,
+  BOT_STATE_DIR: join(worker.dir, "bot-state"),
+}));
 
 before(async () => {
   server = await startV2rayServer({

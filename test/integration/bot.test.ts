@@ -1,6 +1,5 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
 import { appendFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -8,7 +7,8 @@ import Database from "better-sqlite3";
 import { ControlClient, WorkerRequestError } from "../../src/control/client.js";
 import type { AccountView } from "../../src/control/api.js";
 import { FakeBotApi, type TgUser } from "../rig/bot-api.js";
-import { KUOTA_BIN, WorkerSandbox } from "../rig/worker.js";
+import { BotProcess } from "../rig/bot-process.js";
+import { WorkerSandbox } from "../rig/worker.js";
 
 const TOKEN = "123:TEST";
 const ADMIN_A: TgUser = { id: 1001, first_name: "Ani", language_code: "id" };
@@ -19,51 +19,13 @@ const sandbox = new WorkerSandbox();
 const api = new FakeBotApi(TOKEN);
 const client = new ControlClient(sandbox.env.KUOTA_SOCKET as string);
 
-/** `kuota bot` as a child process, its JSON log lines collected. */
-class BotProcess {
-  proc: ChildProcess | null = null;
-  readonly logs: string[] = [];
-
-  async start(): Promise<void> {
-    const proc = spawn(process.execPath, [KUOTA_BIN, "bot"], {
-      env: {
-        ...process.env,
-        ...sandbox.env,
-        BOT_TOKEN: TOKEN,
-        ADMIN_IDS: `${ADMIN_A.id},${ADMIN_B.id}`,
-        TELEGRAM_API_ROOT: api.apiRoot,
-        BOT_STATE_DIR: join(sandbox.dir, "bot-state"),
-      },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    this.proc = proc;
-    const collect = (b: Buffer) => this.logs.push(...b.toString().split("\n").filter(Boolean));
-    proc.stdout?.on("data", collect);
-    proc.stderr?.on("data", collect);
-    const deadline = Date.now() + 15_000;
-    while (Date.now() < deadline) {
-      if (proc.exitCode !== null) throw new Error(`bot exited:\n${this.logs.join("\n")}`);
-      if (this.logs.some((l) => l.includes('"bot started"'))) return;
-      await sleep(50);
-    }
-    throw new Error(`bot did not start:\n${this.logs.join("\n")}`);
-  }
-
-  get alive(): boolean {
-    return this.proc !== null && this.proc.exitCode === null && this.proc.signalCode === null;
-  }
-
-  async signal(sig: NodeJS.Signals): Promise<void> {
-    const proc = this.proc;
-    this.proc = null;
-    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
-    const exited = new Promise((r) => proc.once("exit", r));
-    proc.kill(sig);
-    await exited;
-  }
-}
-
-const bot = new BotProcess();
+const bot = new BotProcess(() => ({
+  ...sandbox.env,
+  BOT_TOKEN: TOKEN,
+  ADMIN_IDS: `${ADMIN_A.id},${ADMIN_B.id}`,
+  TELEGRAM_API_ROOT: api.apiRoot,
+  BOT_STATE_DIR: join(sandbox.dir, "bot-state"),
+}));
 
 function db() {
   return new Database(sandbox.env.KUOTA_DB as string);

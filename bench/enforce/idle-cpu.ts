@@ -49,7 +49,9 @@ async function measure(pollMs: number): Promise<{ corePct: number; cpuMs: number
   writeFileSync(join(dir, "kuota.env"), "");
   writeFileSync(join(dir, "auth.log"), "");
   const socket = join(dir, "kuota.sock");
-  const worker = spawn(process.execPath, [BIN, "worker"], {
+  const profile = process.env.BENCH_PROFILE_DIR;
+  const nodeArgs = profile ? ["--cpu-prof", "--cpu-prof-dir", profile] : [];
+  const worker = spawn(process.execPath, [...nodeArgs, BIN, "worker"], {
     env: {
       ...process.env,
       KUOTA_ENV_FILE: join(dir, "kuota.env"),
@@ -91,10 +93,11 @@ async function measure(pollMs: number): Promise<{ corePct: number; cpuMs: number
 
 console.log(`| mode | KUOTA_POLL_MS | window | worker CPU (% of one core) |`);
 console.log(`|---|---:|---:|---:|`);
-for (const [mode, pollMs] of [
+const modes = [
   ["kuota (headroom schedule, regular poll 1 s)", 1000],
   ["every counter every 10 ms", 10],
-] as const) {
+] as const;
+for (const [mode, pollMs] of process.env.BENCH_ONLY_KUOTA ? modes.slice(0, 1) : modes) {
   const r = await measure(pollMs);
   console.log(`| ${mode} | ${pollMs} | ${WINDOW_MS / 1000} s | ${r.corePct.toFixed(2)} % |`);
 }

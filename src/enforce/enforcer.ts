@@ -11,6 +11,7 @@ import type { XrayCollector } from "../collect/xray/xray-collector.js";
 import type { DeletionReport } from "../control/api.js";
 import { cutXrayNow, readCutPlan, type CutPlan } from "./xray-fast-cut.js";
 import { AccessTail } from "./access-tail.js";
+import { FileStamp } from "../core/file-stamp.js";
 
 /** How an account is cut: the lifecycle's delete (or lock), run in-process. */
 export type CutAccount = (name: string, reason: string) => Promise<DeletionReport>;
@@ -50,6 +51,8 @@ const RETRY_MS = [1000, 5000, 30_000, 120_000];
  * the lifecycle calls `refresh()` after changing a limit.
  */
 const REFRESH_MIN_MS = 5000;
+/** Delay of the refresh after a limit change (ms): a burst of changes costs one. */
+const REFRESH_DEBOUNCE_MS = 50;
 
 /**
  * How far below its limit an SSH account's stored usage may be when its kernel quota runs out
@@ -87,6 +90,8 @@ export class Enforcer implements WorkerComponent {
   private stopped = false;
   private cuts = 0;
   private plan: CutPlan | null = null;
+  private readonly configStamp = new FileStamp();
+  private soonTimer: NodeJS.Timeout | null = null;
   /** The access log, followed while accounts are hot: their connections, ready for a cut. */
   private tail: AccessTail | null = null;
   private readonly pace = new Map<string, Pace>();
@@ -109,7 +114,7 @@ export class Enforcer implements WorkerComponent {
 
   async start(): Promise<void> {
     this.ctx.usageListeners.push((changed) => this.onUsage(changed));
-    this.ctx.accountListeners.push(() => void this.refresh().then(() => this.sweep()));
+    this.ctx.accountListeners.push(() => this.refreshSoon());
     await this.refresh();
     // Accounts already over their limit (a limit lowered while kuota was down).
     await this.sweep();
@@ -121,6 +126,7 @@ export class Enforcer implements WorkerComponent {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.refreshTimer) clearInterval(this.refreshTimer);
+    if (this.soonTimer) clearTimeout(this.soonTimer);
     if (this.fastTimer) clearTimeout(this.fastTimer);
     for (const t of this.timed.values()) clearTimeout(t);
     await Promise.allSettled([...this.inFlight.values()]);
@@ -144,6 +150,15 @@ export class Enforcer implements WorkerComponent {
     });
   }
 
+  /** A refresh shortly after a burst of limit changes (a menu setting 1,000 limits), not one each. */
+  private refreshSoon(): void {
+    if (this.soonTimer) return;
+    this.soonTimer = setTimeout(() => {
+      this.soonTimer = null;
+      void this.refresh().then(() => this.sweep());
+    }, REFRESH_DEBOUNCE_MS);
+  }
+
   /** Re-reads limits, usage and expiry; recomputes which Xray accounts are hot. */
   async refresh(): Promise<void> {
     const all = await this.store.listAccounts();
@@ -151,9 +166,12 @@ export class Enforcer implements WorkerComponent {
       all.filter((a) => a.limitBytes !== null || a.expiresAt !== null).map((a) => [a.name, a]),
     );
     // Inbounds and the access log path, read ahead of any cut (kept when unreadable).
-    this.plan = await readCutPlan(this.ctx.config.xrayConfig, this.ctx.config.xrayAccessLog).catch(
-      () => this.plan,
-    );
+    if (await this.configStamp.changed(this.ctx.config.xrayConfig)) {
+      this.plan = await readCutPlan(
+        this.ctx.config.xrayConfig,
+        this.ctx.config.xrayAccessLog,
+      ).catch(() => this.plan);
+    }
     this.recomputeHot();
   }
 

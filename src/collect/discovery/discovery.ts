@@ -4,6 +4,7 @@ import { dirname, basename } from "node:path";
 import { readXrayConfig, listAccounts } from "../../accounts/xray-config.js";
 import { parsePasswd, isSshAccount } from "./passwd.js";
 import type { Logger } from "../../core/log.js";
+import { FileStamp } from "../../core/file-stamp.js";
 import type { DiscoveredAccount, Protocol, Store } from "../../store/store.js";
 
 export type DiscoveryOptions = {
@@ -30,6 +31,11 @@ export class Discovery {
   private debounce: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
   private rerun = false;
+  /** The last round's findings per source, reused while the file is unchanged. */
+  private readonly stamps = { xray: new FileStamp(), passwd: new FileStamp() };
+  private lastXray: DiscoveredAccount[] | null = null;
+  private lastSsh: DiscoveredAccount[] | null = null;
+  private rounds = 0;
   /** What was last logged per source, so a lasting problem is logged once. */
   private lastProblem = new Map<string, string>();
 
@@ -84,8 +90,11 @@ export class Discovery {
   /** One discovery round; each source that cannot be read is left as it was. */
   async runOnce(): Promise<void> {
     const at = new Date().toISOString();
+    const before = { xray: this.lastXray, ssh: this.lastSsh };
     const xray = await this.readXray();
     const ssh = await this.readSsh();
+    // Neither file changed since the last round: nothing to adopt or mark absent.
+    if (this.rounds++ > 0 && xray === before.xray && ssh === before.ssh) return;
     const found = [...(xray ?? []), ...(ssh ?? [])];
     const adopted = await this.opts.store.adoptAccounts(found, at);
     if (adopted.length > 0) {
@@ -111,6 +120,12 @@ export class Discovery {
   }
 
   private async readXray(): Promise<DiscoveredAccount[] | null> {
+    if (!(await this.stamps.xray.changed(this.opts.xrayConfig))) return this.lastXray;
+    this.lastXray = await this.parseXray();
+    return this.lastXray;
+  }
+
+  private async parseXray(): Promise<DiscoveredAccount[] | null> {
     let text: string;
     try {
       text = await readFile(this.opts.xrayConfig, "utf8");
@@ -144,6 +159,12 @@ export class Discovery {
   }
 
   private async readSsh(): Promise<DiscoveredAccount[] | null> {
+    if (!(await this.stamps.passwd.changed(this.opts.passwdFile))) return this.lastSsh;
+    this.lastSsh = await this.parseSsh();
+    return this.lastSsh;
+  }
+
+  private async parseSsh(): Promise<DiscoveredAccount[] | null> {
     try {
       const text = await readFile(this.opts.passwdFile, "utf8");
       this.problem("passwd", null);

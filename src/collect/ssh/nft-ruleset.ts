@@ -113,6 +113,8 @@ export function ensureTableScript(
   }
   // Over quota: tell the worker, then drop. First in each chain, so the counters below count
   // exactly the packets the quota let through (the quota and the counters never drift apart).
+  // FIN and RST pass: when the account is cut (ss -K), the client must learn its tunnel is gone.
+  const endsPass = "tcp flags & (fin | rst) == 0";
   const overQuota = `log prefix "${QUOTA_LOG_PREFIX}" group ${quotaGroup} snaplen ${QUOTA_SNAPLEN} drop`;
   const o = SSH_OBJECTS;
   const lines = [`table ${TABLE} {`];
@@ -135,14 +137,14 @@ export function ensureTableScript(
     `flush set ${TABLE} ${o.ports}`,
     `add element ${TABLE} ${o.ports} { ${[...new Set(sshPorts)].join(", ")} }`,
     `flush chain ${TABLE} ${o.inputChain}`,
-    `add rule ${TABLE} ${o.inputChain} tcp dport @${o.ports} quota name ip saddr . tcp sport map @${o.quota4} ${overQuota}`,
-    `add rule ${TABLE} ${o.inputChain} tcp dport @${o.ports} quota name ip6 saddr . tcp sport map @${o.quota6} ${overQuota}`,
+    `add rule ${TABLE} ${o.inputChain} tcp dport @${o.ports} ${endsPass} quota name ip saddr . tcp sport map @${o.quota4} ${overQuota}`,
+    `add rule ${TABLE} ${o.inputChain} tcp dport @${o.ports} ${endsPass} quota name ip6 saddr . tcp sport map @${o.quota6} ${overQuota}`,
     // upload: client → daemon, keyed by the packet's source
     `add rule ${TABLE} ${o.inputChain} tcp dport @${o.ports} counter name ip saddr . tcp sport map @${o.up4}`,
     `add rule ${TABLE} ${o.inputChain} tcp dport @${o.ports} counter name ip6 saddr . tcp sport map @${o.up6}`,
     `flush chain ${TABLE} ${o.outputChain}`,
-    `add rule ${TABLE} ${o.outputChain} tcp sport @${o.ports} quota name ip daddr . tcp dport map @${o.quota4} ${overQuota}`,
-    `add rule ${TABLE} ${o.outputChain} tcp sport @${o.ports} quota name ip6 daddr . tcp dport map @${o.quota6} ${overQuota}`,
+    `add rule ${TABLE} ${o.outputChain} tcp sport @${o.ports} ${endsPass} quota name ip daddr . tcp dport map @${o.quota4} ${overQuota}`,
+    `add rule ${TABLE} ${o.outputChain} tcp sport @${o.ports} ${endsPass} quota name ip6 daddr . tcp dport map @${o.quota6} ${overQuota}`,
     // download: daemon → client, keyed by the packet's destination
     `add rule ${TABLE} ${o.outputChain} tcp sport @${o.ports} counter name ip daddr . tcp dport map @${o.dn4}`,
     `add rule ${TABLE} ${o.outputChain} tcp sport @${o.ports} counter name ip6 daddr . tcp dport map @${o.dn6}`,

@@ -65,7 +65,7 @@ async function measure(pollMs: number): Promise<{ corePct: number; cpuMs: number
       XRAY_API: engine.address,
       XRAY_FLAVOR: "v2ray",
       KUOTA_POLL_MS: String(pollMs),
-      SSH_ACCOUNTING: "true",
+      SSH_ACCOUNTING: process.env.BENCH_SSH ?? "true",
       SSH_AUTH_LOG: join(dir, "auth.log"),
       CAPTURE_ENABLED: "false",
       KUOTA_LOG_LEVEL: "warn",

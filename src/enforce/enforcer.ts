@@ -133,7 +133,12 @@ export class Enforcer implements WorkerComponent {
   }
 
   status() {
-    return { limited: this.limited.size, hot: this.hot.length, cuts: this.cuts, onLimit: "delete" };
+    return {
+      limited: this.limited.size,
+      hot: this.hot.length,
+      cuts: this.cuts,
+      onLimit: this.ctx.config.onLimit,
+    };
   }
 
   routes(router: Router): void {

@@ -53,3 +53,11 @@ test("the env file is read; the environment wins over it", () => {
 test("a named env file that is missing is an operator error", () => {
   assert.throws(() => loadConfig({ KUOTA_ENV_FILE: "/nonexistent/kuota.env" }), OperatorError);
 });
+
+test("KUOTA_ON_LIMIT=lock is refused until it exists, not silently taken as delete", () => {
+  assert.throws(
+    () => loadConfig({ KUOTA_ENV_FILE: "/dev/null", KUOTA_ON_LIMIT: "lock" }),
+    (err: unknown) => err instanceof OperatorError && /KUOTA_ON_LIMIT.*lock/.test(err.message),
+  );
+  assert.equal(loadConfig({ KUOTA_ENV_FILE: "/dev/null" }).onLimit, "delete");
+});

@@ -90,12 +90,7 @@ const schema = z.object({
   SSH_ACCOUNTING: flag.default(true),
   KUOTA_LINK_MBPS: z.coerce.number().positive().max(1_000_000).default(1000),
   KUOTA_FAST_POLL_MS: positiveMs(1).default(10),
-  // "lock" (disable for a top-up) is part of the plan but not built yet: refused
-  // here rather than silently deleting accounts a seller meant to keep.
-  KUOTA_ON_LIMIT: z
-    .enum(["delete", "lock"])
-    .default("delete")
-    .refine((v) => v === "delete", "lock is not available in this version"),
+  KUOTA_ON_LIMIT: z.enum(["delete", "lock"]).default("delete"),
   KUOTA_QUOTA_NFLOG_GROUP: z.coerce.number().int().min(1).max(65535).default(42),
   KUOTA_PUBLIC_HOST: z
     .string()
@@ -172,7 +167,7 @@ const FIXES: Record<string, string> = {
   SSH_ACCOUNTING: "use true or false",
   KUOTA_LINK_MBPS: "give the server's link speed in Mbit/s, e.g. 1000",
   KUOTA_FAST_POLL_MS: "use a whole number of milliseconds, at least 1 (default 10)",
-  KUOTA_ON_LIMIT: "use delete (remove the account); lock is not built yet",
+  KUOTA_ON_LIMIT: "use delete (remove the account) or lock (disable it until a top-up)",
   KUOTA_QUOTA_NFLOG_GROUP:
     "use a whole number from 1 to 65535 no other program logs to, other than CAPTURE_NFLOG_GROUP (default 42)",
   KUOTA_PUBLIC_HOST:

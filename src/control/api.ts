@@ -8,7 +8,9 @@
  * GET    /v1/usage/:name              → AccountView
  * POST   /v1/accounts                 CreateAccountRequest → CreatedAccount
  * GET    /v1/accounts/:name           → AccountDetails
- * POST   /v1/accounts/:name/limit     SetLimitRequest → AccountView
+ * POST   /v1/accounts/:name/limit     SetLimitRequest → AccountView (unlocks a locked account
+ *                                      brought back within its limit, unexpired: a top-up)
+ * POST   /v1/accounts/:name/unlock    → DeletionReport (the unlock's steps; 409 not_locked)
  * DELETE /v1/accounts/:name           DeleteAccountRequest (body) → DeletionReport
  * GET    /v1/hosts?limit&since&service&q&after_id → { hosts: HostView[] }
  * GET    /v1/deleted?limit            → { entries: DeletedLogEntry[] }

@@ -21,8 +21,11 @@ export type EnforcementAction = {
   account: string;
   protocol: string;
   reason: string;
-  /** "deleted": every step ran; "partial": some failed (retried later); "skipped": no longer due. */
-  outcome: "deleted" | "partial" | "skipped" | "failed";
+  /**
+   * "deleted" / "locked" (KUOTA_ON_LIMIT): every step ran; "partial": some failed (retried later);
+   * "skipped": no longer due, or locked already.
+   */
+  outcome: "deleted" | "locked" | "partial" | "skipped" | "failed";
   detail?: string;
 };
 
@@ -167,8 +170,11 @@ export class Enforcer implements WorkerComponent {
   /** Re-reads limits, usage and expiry; recomputes which Xray accounts are hot. */
   async refresh(): Promise<void> {
     const all = await this.store.listAccounts();
+    // A locked account was cut already; it comes back here once unlocked.
     this.limited = new Map(
-      all.filter((a) => a.limitBytes !== null || a.expiresAt !== null).map((a) => [a.name, a]),
+      all
+        .filter((a) => (a.limitBytes !== null || a.expiresAt !== null) && a.state !== "locked")
+        .map((a) => [a.name, a]),
     );
     // Inbounds and the access log path, read ahead of any cut (kept when unreadable).
     if (await this.configStamp.changed(this.ctx.config.xrayConfig)) {
@@ -321,6 +327,10 @@ export class Enforcer implements WorkerComponent {
       this.limited.delete(name);
       return { account: name, protocol: "?", reason: "gone", outcome: "skipped" };
     }
+    if (account.state === "locked") {
+      this.limited.delete(name);
+      return { account: name, protocol: account.protocol, reason: "locked", outcome: "skipped" };
+    }
     const total = used(account.usage);
     const pace = this.pace.get(name);
     const reach =
@@ -384,7 +394,11 @@ export class Enforcer implements WorkerComponent {
         account: name,
         protocol: account.protocol,
         reason,
-        outcome: report.complete ? "deleted" : "partial",
+        outcome: report.complete
+          ? this.ctx.config.onLimit === "lock"
+            ? "locked"
+            : "deleted"
+          : "partial",
         detail: report.steps
           .filter((s) => !s.ok)
           .map((s) => `${s.step}: ${s.detail}`)

@@ -71,24 +71,7 @@ export async function deleteAccount(
 ): Promise<DeletionReport> {
   const { account, user } = await deletionTarget(deps, name);
   const steps: Step[] = [];
-  const step = async (label: string, action: () => Promise<string>): Promise<boolean> => {
-    try {
-      steps.push({ step: label, ok: true, detail: await action() });
-      return true;
-    } catch (err) {
-      if (!(err instanceof OperatorError) && !(err instanceof EngineUnreachableError)) {
-        deps.log.warn({ err, user: account.name, step: label }, "deletion step failed");
-      }
-      const detail =
-        err instanceof OperatorError && err.hint
-          ? `${err.message}; ${err.hint}`
-          : err instanceof Error
-            ? err.message
-            : String(err);
-      steps.push({ step: label, ok: false, detail });
-      return false;
-    }
-  };
+  const step = stepRunner(deps, account.name, steps, "deletion step failed");
 
   const gone =
     account.protocol === "ssh"
@@ -148,7 +131,55 @@ export async function deleteAccount(
   return { account: account.name, protocol: account.protocol, steps, complete };
 }
 
-type StepRunner = (label: string, action: () => Promise<string>) => Promise<boolean>;
+/** Runs one reported step; resolves whether it succeeded. */
+export type StepRunner = (label: string, action: () => Promise<string>) => Promise<boolean>;
+
+/**
+ * A StepRunner appending to `steps`: a failing step is reported, never thrown, so the next steps
+ * still run. Failures that are not the operator's or the engine's are logged as `failure`.
+ */
+export function stepRunner(
+  deps: LifecycleDeps,
+  name: string,
+  steps: Step[],
+  failure: string,
+): StepRunner {
+  return async (label, action) => {
+    try {
+      steps.push({ step: label, ok: true, detail: await action() });
+      return true;
+    } catch (err) {
+      if (!(err instanceof OperatorError) && !(err instanceof EngineUnreachableError)) {
+        deps.log.warn({ err, user: name, step: label }, failure);
+      }
+      const detail =
+        err instanceof OperatorError && err.hint
+          ? `${err.message}; ${err.hint}`
+          : err instanceof Error
+            ? err.message
+            : String(err);
+      steps.push({ step: label, ok: false, detail });
+      return false;
+    }
+  };
+}
+
+/** Ends every SSH session of the account (OpenSSH and Dropbear, tunnels included). */
+export function endSessionsStep(
+  deps: LifecycleDeps,
+  name: string,
+  uid: number | null,
+  step: StepRunner,
+): Promise<boolean> {
+  return step("end sessions", async () => {
+    const ended = await endSshSessions(name, uid, deps.config.sshPorts);
+    const daemons = ended.sessions.map((s) => `${s.daemon} ${s.ip}:${s.port}`);
+    return ended.sessions.length === 0 && !ended.processesKilled
+      ? "no session was open"
+      : `ended ${ended.sessions.length} session(s)${daemons.length ? ` (${daemons.join(", ")})` : ""}` +
+          `${ended.processesKilled ? ", killed its processes" : ""}, ${ended.sockets} socket(s) cut`;
+  });
+}
 
 /** SSH: sessions, cron, nft entries, then the user. Resolves true once the Linux user is gone. */
 async function deleteSsh(
@@ -158,14 +189,7 @@ async function deleteSsh(
   step: StepRunner,
 ): Promise<boolean> {
   const sshPorts = deps.config.sshPorts;
-  await step("end sessions", async () => {
-    const ended = await endSshSessions(name, user?.uid ?? null, sshPorts);
-    const daemons = ended.sessions.map((s) => `${s.daemon} ${s.ip}:${s.port}`);
-    return ended.sessions.length === 0 && !ended.processesKilled
-      ? "no session was open"
-      : `ended ${ended.sessions.length} session(s)${daemons.length ? ` (${daemons.join(", ")})` : ""}` +
-          `${ended.processesKilled ? ", killed its processes" : ""}, ${ended.sockets} socket(s) cut`;
-  });
+  await endSessionsStep(deps, name, user?.uid ?? null, step);
   // crontab -u needs the user to exist: before userdel
   await step("crontab", () => removeCrontab(name));
   await step("cron.d", async () => {
@@ -198,6 +222,30 @@ async function deleteXray(
   protocol: AccountProtocol,
   step: StepRunner,
 ): Promise<boolean> {
+  const { read, text } = await removeXrayLive(deps, name, protocol, step);
+  const configDone =
+    read &&
+    (await step("engine config", async () => {
+      const edit = removeClient(text as string, name);
+      if (edit.removedFrom.length === 0) return "not in the config";
+      await writeConfigAtomically(deps.config.xrayConfig, edit.text, engineValidator());
+      return `removed from ${edit.removedFrom.join(", ")}`;
+    }));
+
+  return configDone;
+}
+
+/**
+ * Reads the engine config, removes the account from the running engine on every tagged inbound of
+ * its protocol and cuts its live connections: it stops working now; the config is left as it is.
+ * @returns whether the config was read, and its text (null when it was not)
+ */
+export async function removeXrayLive(
+  deps: LifecycleDeps,
+  name: string,
+  protocol: AccountProtocol,
+  step: StepRunner,
+): Promise<{ read: boolean; text: string | null }> {
   const path = deps.config.xrayConfig;
   let text: string | null = null;
   let inbounds: XrayInbound[] = [];
@@ -251,16 +299,7 @@ async function deleteXray(
     }
     return `${cut} connection(s) cut (${sources.length} source(s) in ${logPath})`;
   });
-  const configDone =
-    read &&
-    (await step("engine config", async () => {
-      const edit = removeClient(text as unknown as string, name);
-      if (edit.removedFrom.length === 0) return "not in the config";
-      await writeConfigAtomically(path, edit.text, engineValidator());
-      return `removed from ${edit.removedFrom.join(", ")}`;
-    }));
-
-  return configDone;
+  return { read, text };
 }
 
 /** The access log the engine writes: its config's `log.access`, else XRAY_ACCESS_LOG. */

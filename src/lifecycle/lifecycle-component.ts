@@ -1,7 +1,9 @@
 /**
- * The account lifecycle inside the worker: create, show, change the limit and delete accounts,
- * the deleted.log listing and the bot's event delivery, all over the control socket. Operations
- * that change accounts run one at a time, so two edits of the engine config never interleave.
+ * The account lifecycle inside the worker: create, show, change the limit, delete, lock and unlock
+ * accounts, the deleted.log listing and the bot's event delivery, all over the control socket.
+ * Operations that change accounts run one at a time, so two edits of the engine config never
+ * interleave. Setting a limit on a locked account that brings it back within its limit (a top-up,
+ * usually with --reset) unlocks it.
  */
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -13,8 +15,10 @@ import type { WorkerComponent } from "../worker/component.js";
 import type { WorkerContext } from "../worker/worker.js";
 import type { AccountDetails, CreatedAccount, DeletionReport } from "../control/api.js";
 import type { LifecycleDeps } from "./deps.js";
+import type { AccountWithUsage } from "../store/store.js";
 import { createAccount } from "./create.js";
 import { deleteAccount } from "./delete.js";
+import { lockAccount, unlockAccount, type LockReport } from "./lock.js";
 import { findSshSessions } from "./ssh-sessions.js";
 import { readDeletedLog } from "./deleted-log.js";
 import {
@@ -25,6 +29,13 @@ import {
   checkName,
   checkQueryLimit,
 } from "./requests.js";
+
+/** Usage below the limit (or none) and not expired: what enforcement leaves alone. */
+function withinLimits(a: AccountWithUsage): boolean {
+  const used = a.usage.uploadBytes + a.usage.downloadBytes;
+  const expired = a.expiresAt !== null && Date.parse(a.expiresAt) <= Date.now();
+  return (a.limitBytes === null || used < a.limitBytes) && !expired;
+}
 
 export class AccountLifecycle implements WorkerComponent {
   readonly name = "accounts";
@@ -67,6 +78,14 @@ export class AccountLifecycle implements WorkerComponent {
     return this.serial(() => deleteAccount(this.deps, name, reason));
   }
 
+  /**
+   * Locks an account (quota enforcement with `KUOTA_ON_LIMIT=lock`). See lockAccount in lock.ts.
+   * @throws ApiError / OperatorError when refused; nothing changed then
+   */
+  lockAccount(name: string, reason: string): Promise<LockReport> {
+    return this.serial(() => lockAccount(this.deps, name, reason));
+  }
+
   createAccount(body: unknown): Promise<CreatedAccount> {
     const request = checkCreateRequest(body);
     return this.serial(async () => {
@@ -86,10 +105,27 @@ export class AccountLifecycle implements WorkerComponent {
       return this.serial(async () => {
         await this.mustExist(name);
         await store.setLimit(name, limitBytes, reset, new Date().toISOString());
+        this.deps.log.info({ user: name, limitBytes, reset }, "limit set");
+        // A top-up: a locked account back within its limit (and not expired) is unlocked.
+        const account = await this.mustExist(name);
+        if (account.state === "locked" && withinLimits(account)) {
+          const report = await unlockAccount(this.deps, name);
+          if (!report.complete) {
+            this.deps.log.warn({ user: name, steps: report.steps }, "top-up unlock incomplete");
+          }
+        }
         this.accountsChanged();
         await usageFiles.writeNow(name);
-        this.deps.log.info({ user: name, limitBytes, reset }, "limit set");
         return accountView(await this.mustExist(name));
+      });
+    });
+    router.post("/v1/accounts/:name/unlock", (req) => {
+      const name = checkName(req.params["name"]);
+      return this.serial(async () => {
+        const report = await unlockAccount(this.deps, name);
+        this.accountsChanged();
+        await usageFiles.writeNow(name);
+        return report;
       });
     });
     router.delete("/v1/accounts/:name", (req) => {

@@ -68,6 +68,7 @@ function installHint(command: string): string {
     userdel: "passwd",
     chpasswd: "passwd",
     chage: "passwd",
+    usermod: "passwd",
     crontab: "cron",
     pkill: "procps",
     ss: "iproute2",

@@ -41,6 +41,12 @@ export type Usage = {
 
 export type AccountWithUsage = Account & { usage: Usage };
 
+/**
+ * A client object taken out of the engine config when its Xray account was locked, as the config
+ * held it (secret included), with the tag of the inbound it goes back to on unlock.
+ */
+export type LockedClient = { inbound: string; client: { [key: string]: unknown } };
+
 /** An account as found by discovery (engine config or /etc/passwd). */
 export type DiscoveredAccount = { name: string; protocol: Protocol };
 
@@ -90,7 +96,10 @@ export type DeletionEvent = {
 export interface Store {
   /** Registers accounts found on the system; existing ones are marked present. Returns the new names. */
   adoptAccounts(found: DiscoveredAccount[], at: string): Promise<string[]>;
-  /** Marks accounts of the given protocols that were not found as absent. Returns their names. */
+  /**
+   * Marks accounts of the given protocols that were not found as absent. Returns their names.
+   * Locked accounts are left present: a locked Xray account is out of the engine config on purpose.
+   */
   markAbsent(protocols: Protocol[], presentNames: Set<string>, at: string): Promise<string[]>;
   createAccount(
     account: Omit<Account, "createdAt" | "updatedAt" | "present" | "state">,
@@ -100,6 +109,15 @@ export interface Store {
   listAccounts(): Promise<AccountWithUsage[]>;
   setLimit(name: string, limitBytes: number | null, reset: boolean, at: string): Promise<void>;
   removeAccount(name: string): Promise<void>;
+  /**
+   * Locks or unlocks an account (named apart from `setState`, the collectors' key/value state).
+   * Unlocking also forgets the account's locked clients.
+   */
+  setAccountState(name: string, state: Account["state"], at: string): Promise<void>;
+  /** Keeps the engine config clients of an Xray account being locked, for its unlock. */
+  saveLockedClients(name: string, clients: LockedClient[]): Promise<void>;
+  /** The clients kept by `saveLockedClients`; empty when none. */
+  lockedClients(name: string): Promise<LockedClient[]>;
 
   /** Adds the deltas of a batch of raw counters in one transaction; crash-safe. */
   applyCounters(batch: CounterBatch): Promise<AppliedBatch>;

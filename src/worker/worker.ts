@@ -40,7 +40,11 @@ export type WorkerContext = {
  */
 function components(ctx: WorkerContext): WorkerComponent[] {
   const lifecycle = new AccountLifecycle(ctx);
-  const enforcer = new Enforcer(ctx, (name, reason) => lifecycle.deleteAccount(name, reason));
+  const enforcer = new Enforcer(ctx, (name, reason) =>
+    ctx.config.onLimit === "lock"
+      ? lifecycle.lockAccount(name, reason)
+      : lifecycle.deleteAccount(name, reason),
+  );
   // an SSH account's kernel quota ran out: the kernel cut it, the enforcer deletes it now
   const ssh = sshAccounting(ctx, (user) => void enforcer.enforce(user, "kernel-quota"));
   ctx.accountListeners.push(() => void ssh.syncLimits().catch(() => undefined));

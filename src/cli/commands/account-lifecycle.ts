@@ -1,4 +1,4 @@
-/** `kuota account add|show|limit|delete`: the account lifecycle, done by the worker. */
+/** `kuota account add|show|limit|delete|unlock`: the account lifecycle, done by the worker. */
 import type { Command } from "../command.js";
 import { loadConfig } from "../../config/config.js";
 import { ControlClient } from "../../control/client.js";
@@ -145,7 +145,9 @@ const limit: Command = {
   help: `Usage: kuota account limit NAME SIZE [--reset] [--json]
 
 Sets the account's quota (upload + download). With --reset its usage starts again from
-zero; without it, usage is kept (totals never reset otherwise).
+zero; without it, usage is kept (totals never reset otherwise). An account locked by
+KUOTA_ON_LIMIT=lock is unlocked when this brings it back within its limit and it has not
+expired: selling a top-up is \`kuota account limit NAME SIZE --reset\`.
 ${SIZES}
 
 Examples:
@@ -212,5 +214,40 @@ Examples:
   },
 };
 
+const unlock: Command = {
+  name: "unlock",
+  summary: "unlock an account locked over its quota or expiry (KUOTA_ON_LIMIT=lock)",
+  help: `Usage: kuota account unlock NAME [--json]
+
+Unlocks an account that KUOTA_ON_LIMIT=lock locked, keeping its usage and limit:
+- ssh: unlocks its password (\`usermod -U\`); the customer logs in again.
+- xray: puts its client (same UUID or password, so the same share links) back on the
+  inbounds of XRAY_CONFIG it was on, and into the running engine.
+An account still over its limit or past its expiry is locked again at once: to sell a
+top-up, set the new limit instead (\`kuota account limit NAME SIZE --reset\`), which
+unlocks it by itself. Exit code 1 when a step failed: run the same command again.
+
+Examples:
+  kuota account unlock alice
+  kuota account limit alice 10GB --reset`,
+  async run({ args, values, out }) {
+    const [name, ...rest] = args;
+    if (!name || rest.length > 0) usage("unlock", "give one NAME");
+    const report = await client().post<DeletionReport>(accountPath(name, "/unlock"), {});
+    if (values.json) {
+      out(JSON.stringify(report, null, 2));
+      return report.complete ? 0 : 1;
+    }
+    out(
+      report.complete
+        ? `unlocked ${report.protocol} account ${report.account}`
+        : `${report.account}: unlock incomplete; run the command again to finish`,
+    );
+    for (const s of report.steps)
+      out(`  ${s.ok ? "ok    " : "FAILED"} ${s.step}: ${s.detail ?? ""}`);
+    return report.complete ? 0 : 1;
+  },
+};
+
 /** The lifecycle subcommands of `kuota account`. */
-export const accountLifecycleCommands: Command[] = [add, show, limit, remove];
+export const accountLifecycleCommands: Command[] = [add, show, limit, remove, unlock];

@@ -69,4 +69,8 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX hosts_last_seen ON hosts (last_seen);
   CREATE INDEX hosts_service ON hosts (service COLLATE NOCASE, last_seen);
   `,
+  // 3: the engine config clients of a locked Xray account (JSON), kept so an unlock restores them
+  `
+  ALTER TABLE accounts ADD COLUMN locked_clients TEXT;
+  `,
 ];

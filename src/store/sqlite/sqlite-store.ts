@@ -8,6 +8,7 @@ import type {
   CounterBatch,
   DeletionEvent,
   DiscoveredAccount,
+  LockedClient,
   Protocol,
   Store,
   Usage,
@@ -114,6 +115,13 @@ export class SqliteStore implements Store {
          updated_at = ? WHERE name = ?`,
       ),
       removeAccount: db.prepare(`DELETE FROM accounts WHERE name = ?`),
+      setAccountState: db.prepare(
+        `UPDATE accounts SET state = @state, updated_at = @at,
+         locked_clients = CASE WHEN @state = 'active' THEN NULL ELSE locked_clients END
+         WHERE name = @name`,
+      ),
+      saveLockedClients: db.prepare(`UPDATE accounts SET locked_clients = ? WHERE name = ?`),
+      lockedClients: db.prepare(`SELECT locked_clients FROM accounts WHERE name = ?`),
       getUsage: db.prepare(`SELECT * FROM usage WHERE name = ?`),
       addUsage: db.prepare(
         `UPDATE usage SET
@@ -177,7 +185,10 @@ export class SqliteStore implements Store {
     const gone: string[] = [];
     const placeholders = protocols.map(() => "?").join(",");
     const rows = this.db
-      .prepare(`SELECT name FROM accounts WHERE present = 1 AND protocol IN (${placeholders})`)
+      .prepare(
+        `SELECT name FROM accounts
+         WHERE present = 1 AND state = 'active' AND protocol IN (${placeholders})`,
+      )
       .all(...protocols) as { name: string }[];
     const mark = this.db.prepare(`UPDATE accounts SET present = 0, updated_at = ? WHERE name = ?`);
     this.db.transaction(() => {
@@ -230,6 +241,19 @@ export class SqliteStore implements Store {
 
   async removeAccount(name: string): Promise<void> {
     this.stmts.removeAccount.run(name);
+  }
+
+  async setAccountState(name: string, state: Account["state"], at: string): Promise<void> {
+    this.stmts.setAccountState.run({ name, state, at });
+  }
+
+  async saveLockedClients(name: string, clients: LockedClient[]): Promise<void> {
+    this.stmts.saveLockedClients.run(JSON.stringify(clients), name);
+  }
+
+  async lockedClients(name: string): Promise<LockedClient[]> {
+    const row = this.stmts.lockedClients.get(name) as { locked_clients: string | null } | undefined;
+    return row?.locked_clients ? (JSON.parse(row.locked_clients) as LockedClient[]) : [];
   }
 
   /**

@@ -54,10 +54,11 @@ test("a named env file that is missing is an operator error", () => {
   assert.throws(() => loadConfig({ KUOTA_ENV_FILE: "/nonexistent/kuota.env" }), OperatorError);
 });
 
-test("KUOTA_ON_LIMIT=lock is refused until it exists, not silently taken as delete", () => {
-  assert.throws(
-    () => loadConfig({ KUOTA_ENV_FILE: "/dev/null", KUOTA_ON_LIMIT: "lock" }),
-    (err: unknown) => err instanceof OperatorError && /KUOTA_ON_LIMIT.*lock/.test(err.message),
-  );
+test("KUOTA_ON_LIMIT takes delete (the default) or lock, and refuses anything else", () => {
   assert.equal(loadConfig({ KUOTA_ENV_FILE: "/dev/null" }).onLimit, "delete");
+  assert.equal(loadConfig({ KUOTA_ENV_FILE: "/dev/null", KUOTA_ON_LIMIT: "lock" }).onLimit, "lock");
+  assert.throws(
+    () => loadConfig({ KUOTA_ENV_FILE: "/dev/null", KUOTA_ON_LIMIT: "disable" }),
+    (err: unknown) => err instanceof OperatorError && /KUOTA_ON_LIMIT/.test(err.message),
+  );
 });

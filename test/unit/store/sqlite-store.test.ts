@@ -179,3 +179,24 @@ test("deletion events stay pending until acknowledged", async () => {
   assert.equal((await store.pendingEvents(10)).length, 0);
   await done();
 });
+
+test("a locked account keeps its clients until unlocked, and discovery leaves it present", async () => {
+  const { store, done } = freshStore();
+  try {
+    await store.adoptAccounts([{ name: "bob", protocol: "vless" }], AT);
+    const client = { inbound: "vless-in", client: { id: "uuid-1", email: "bob" } };
+    await store.saveLockedClients("bob", [client]);
+    await store.setAccountState("bob", "locked", AT);
+    assert.equal((await store.getAccount("bob"))?.state, "locked");
+    assert.deepEqual(await store.lockedClients("bob"), [client]);
+    // Out of the engine config on purpose: not marked absent.
+    assert.deepEqual(await store.markAbsent(["vless"], new Set(), AT), []);
+    await store.adoptAccounts([{ name: "bob", protocol: "vless" }], AT);
+    assert.equal((await store.getAccount("bob"))?.state, "locked", "discovery does not unlock");
+    await store.setAccountState("bob", "active", AT);
+    assert.equal((await store.getAccount("bob"))?.state, "active");
+    assert.deepEqual(await store.lockedClients("bob"), [], "unlocking forgets the clients");
+  } finally {
+    await done();
+  }
+});

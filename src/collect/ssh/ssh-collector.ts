@@ -50,6 +50,9 @@ import { SshCountingTable, type AccountUsage } from "./ssh-table.js";
 export const SSH_SOURCE = "ssh";
 /** How often sessions are rebuilt from live sockets and stale entries swept (ms). */
 export const REBUILD_MS = 10_000;
+/** While idle, every this many rebuild rounds is a full one (10 s rounds: once a minute). */
+const IDLE_FULL_REBUILD_EVERY = 6;
+
 /** Batches with more sessions than this (a backlog) are mapped by one rebuild instead. */
 const DIRECT_MAP_LIMIT = 32;
 /** Dropbear pids remembered from login lines, at most (forged floods must not grow memory). */
@@ -103,6 +106,10 @@ export class SshCollector implements WorkerComponent {
    * session also counts against the account's quota object.
    */
   readonly #mapped = new Map<string, SessionKey & { user: string; quota?: boolean }>();
+  /** Rebuild rounds so far (the first is always full). */
+  #rebuilds = 0;
+  /** Whether no session was mapped at the last full counter read. */
+  #idleAtLastRead = false;
   /** Accounts with a kernel quota object → the limit (bytes) it was last set for. */
   readonly #quotas = new Map<string, number>();
   /** Accounts whose quota ran out and were reported to `onQuotaOver`. */
@@ -454,6 +461,13 @@ export class SshCollector implements WorkerComponent {
 
   async #poll(only: ReadonlySet<string> | null): Promise<void> {
     if (!this.#enabled) return;
+    // Counters move only through mapped sessions. With none mapped now and none at
+    // the last read (which took the final bytes of the sessions that ended), a
+    // read finds nothing new: skip the nft spawn, so idle SSH accounts cost nothing.
+    // A flushed table is still noticed by the 10 s rebuild, which ensures it.
+    const idle = this.#mapped.size === 0;
+    if (only === null && idle && this.#idleAtLastRead) return;
+    if (only === null) this.#idleAtLastRead = idle;
     let usage = await this.#table.readUsage();
     if (only === null && this.#lost(usage)) {
       this.#log.warn(
@@ -536,6 +550,14 @@ export class SshCollector implements WorkerComponent {
   async #rebuild(): Promise<void> {
     if (!this.#enabled) return;
     const started = performance.now();
+    // Idle (nothing mapped): one `ss` says whether anyone is connected at all; if
+    // not, the nft work (ensure, maps, quotas) waits for the next full round, which
+    // still comes every IDLE_FULL_REBUILD_EVERY rounds to repair a flushed table.
+    const round = this.#rebuilds++;
+    if (this.#mapped.size === 0 && round % IDLE_FULL_REBUILD_EVERY !== 0) {
+      const rows = await listEstablished(this.#opts.sshPorts).catch(() => null);
+      if (rows !== null && rows.length === 0) return;
+    }
     await this.#ensure(true);
     this.#mapped.clear();
     const withQuota = new Set((await this.#table.quotaSessions()).map(keyOf));

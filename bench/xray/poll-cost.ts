@@ -66,6 +66,8 @@ async function measure(accounts: number, pollMs: number) {
       XRAY_API: engine.address,
       XRAY_FLAVOR: "v2ray",
       KUOTA_POLL_MS: String(pollMs),
+      CAPTURE_ENABLED: "false",
+      SSH_ACCOUNTING: "false",
       KUOTA_LOG_LEVEL: "warn",
     },
     stdio: ["ignore", "ignore", "inherit"],

@@ -7,7 +7,7 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { ApiError } from "../control/api-error.js";
-import { EngineUnreachableError, OperatorError } from "../core/errors.js";
+import { OperatorError } from "../core/errors.js";
 import { removeClient } from "../accounts/config-edit.js";
 import { engineValidator, writeConfigAtomically } from "../accounts/config-write.js";
 import { readXrayConfig, type AccountProtocol, type XrayInbound } from "../accounts/xray-config.js";
@@ -23,9 +23,8 @@ import { endSshSessions, sshTable } from "./ssh-sessions.js";
 import { readLogTail, sourcesOf } from "./access-log.js";
 import { killSockets, peerFilter } from "./sockets.js";
 import { appendDeletedLog, deletedLogLine } from "./deleted-log.js";
+import { finishReport, stepRunner, type Step, type StepRunner } from "./steps.js";
 import { openEngine } from "./engine.js";
-
-type Step = DeletionReport["steps"][number];
 
 /** The account to delete, after every refusal check. Nothing has been changed when this throws. */
 export async function deletionTarget(
@@ -117,51 +116,13 @@ export async function deleteAccount(
       detail: `kept, because the account can still be used; rerun \`kuota account delete ${account.name}\` to finish`,
     });
   }
-  const complete = steps.every((s) => s.ok);
-  deps.log.info(
-    {
-      user: account.name,
-      protocol: account.protocol,
-      reason,
-      complete,
-      failed: steps.filter((s) => !s.ok).map((s) => s.step),
-    },
-    complete ? "account deleted" : "account deletion incomplete",
+  return finishReport(
+    deps,
+    account,
+    steps,
+    { done: "account deleted", incomplete: "account deletion incomplete" },
+    { reason },
   );
-  return { account: account.name, protocol: account.protocol, steps, complete };
-}
-
-/** Runs one reported step; resolves whether it succeeded. */
-export type StepRunner = (label: string, action: () => Promise<string>) => Promise<boolean>;
-
-/**
- * A StepRunner appending to `steps`: a failing step is reported, never thrown, so the next steps
- * still run. Failures that are not the operator's or the engine's are logged as `failure`.
- */
-export function stepRunner(
-  deps: LifecycleDeps,
-  name: string,
-  steps: Step[],
-  failure: string,
-): StepRunner {
-  return async (label, action) => {
-    try {
-      steps.push({ step: label, ok: true, detail: await action() });
-      return true;
-    } catch (err) {
-      if (!(err instanceof OperatorError) && !(err instanceof EngineUnreachableError)) {
-        deps.log.warn({ err, user: name, step: label }, failure);
-      }
-      const detail =
-        err instanceof OperatorError && err.hint
-          ? `${err.message}; ${err.hint}`
-          : err instanceof Error
-            ? err.message
-            : String(err);
-      steps.push({ step: label, ok: false, detail });
-      return false;
-    }
-  };
 }
 
 /** Ends every SSH session of the account (OpenSSH and Dropbear, tunnels included). */

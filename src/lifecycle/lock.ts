@@ -20,8 +20,8 @@ import { ApiError } from "../control/api-error.js";
 import type { DeletionReport } from "../control/api.js";
 import type { AccountWithUsage, LockedClient } from "../store/store.js";
 import type { LifecycleDeps } from "./deps.js";
-import { deletionTarget, endSessionsStep, removeXrayLive, stepRunner } from "./delete.js";
-import type { StepRunner } from "./delete.js";
+import { deletionTarget, endSessionsStep, removeXrayLive } from "./delete.js";
+import { finishReport, stepRunner, type StepRunner } from "./steps.js";
 import { engineUser, openEngine } from "./engine.js";
 import { firstLine, runWithPasswdLock } from "./run.js";
 
@@ -64,18 +64,13 @@ export async function lockAccount(
   } else {
     steps.push({ step: "store", ok: false, detail: "not marked locked: it can still be used" });
   }
-  const complete = steps.every((s) => s.ok);
-  deps.log.info(
-    {
-      user: account.name,
-      protocol: account.protocol,
-      reason,
-      complete,
-      failed: steps.filter((s) => !s.ok).map((s) => s.step),
-    },
-    complete ? "account locked" : "account lock incomplete",
+  return finishReport(
+    deps,
+    account,
+    steps,
+    { done: "account locked", incomplete: "account lock incomplete" },
+    { reason },
   );
-  return { account: account.name, protocol: account.protocol, steps, complete };
 }
 
 function lockedEvent(account: AccountWithUsage, reason: string, at: Date) {
@@ -174,12 +169,10 @@ export async function unlockAccount(deps: LifecycleDeps, name: string): Promise<
       return "marked active";
     });
   }
-  const complete = steps.every((s) => s.ok);
-  deps.log.info(
-    { user: account.name, protocol: account.protocol, complete },
-    complete ? "account unlocked" : "account unlock incomplete",
-  );
-  return { account: account.name, protocol: account.protocol, steps, complete };
+  return finishReport(deps, account, steps, {
+    done: "account unlocked",
+    incomplete: "account unlock incomplete",
+  });
 }
 
 /** Xray: kept clients back into the config, then into the running engine. */

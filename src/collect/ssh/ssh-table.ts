@@ -86,25 +86,22 @@ export class SshCountingTable {
   }
 
   /** Every mapped connection and the account it counts for, read from the four maps. */
-  async mappedSessions(): Promise<Array<SessionKey & { user: string }>> {
-    const sessions: Array<SessionKey & { user: string }> = [];
-    for (const map of [SSH_OBJECTS.up4, SSH_OBJECTS.up6]) {
-      let listing: unknown;
-      try {
-        listing = await this.nft.listJson(["map", ...TABLE.split(" "), map]);
-      } catch (err) {
-        if (isNoSuchObject(err)) continue;
-        throw err;
-      }
-      sessions.push(...mapElements(listing));
-    }
-    return sessions;
+  mappedSessions(): Promise<Array<SessionKey & { user: string }>> {
+    return this.readMaps([SSH_OBJECTS.up4, SSH_OBJECTS.up6]);
   }
 
   /** Every session sent to a quota object, with the quota's account, read from the two maps. */
-  async quotaSessions(): Promise<Array<SessionKey & { user: string }>> {
+  quotaSessions(): Promise<Array<SessionKey & { user: string }>> {
+    return this.readMaps([SSH_OBJECTS.quota4, SSH_OBJECTS.quota6], parseQuotaName);
+  }
+
+  /** The elements of session maps (a map not created yet has none). */
+  private async readMaps(
+    maps: string[],
+    ownerOf?: (value: string) => string | null,
+  ): Promise<Array<SessionKey & { user: string }>> {
     const sessions: Array<SessionKey & { user: string }> = [];
-    for (const map of [SSH_OBJECTS.quota4, SSH_OBJECTS.quota6]) {
+    for (const map of maps) {
       let listing: unknown;
       try {
         listing = await this.nft.listJson(["map", ...TABLE.split(" "), map]);
@@ -112,7 +109,7 @@ export class SshCountingTable {
         if (isNoSuchObject(err)) continue;
         throw err;
       }
-      sessions.push(...mapElements(listing, parseQuotaName));
+      sessions.push(...mapElements(listing, ownerOf));
     }
     return sessions;
   }

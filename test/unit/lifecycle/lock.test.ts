@@ -7,7 +7,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { lockSsh } from "../../../src/lifecycle/lock.js";
 import type { LifecycleDeps } from "../../../src/lifecycle/deps.js";
-import type { StepRunner } from "../../../src/lifecycle/delete.js";
+import type { StepRunner } from "../../../src/lifecycle/steps.js";
 
 test("an SSH lock locks the password, then ends every session, and keeps the user", async () => {
   const labels: string[] = [];

@@ -42,7 +42,9 @@ async function waitFor<T>(what: string, probe: () => T | undefined, timeoutMs = 
   for (;;) {
     const value = probe();
     if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > deadline) {
+      throw new Error(`timed out waiting for ${what}; the pane showed:\n${capture().join("\n")}`);
+    }
     await sleep(100);
   }
 }
@@ -76,13 +78,14 @@ describe("kuota top under tmux at 80x24", () => {
       KUOTA_LOG_LEVEL: "info",
     });
     await worker.start();
-    // Every account downloads at its own pace, 100-290 KiB/s, for the whole test.
+    // Every account downloads at its own pace, 100-290 KiB/s, for the whole test. Paced by
+    // the server: curl's --limit-rate lets the proxies' buffers fill at full speed and then
+    // stall, so most accounts would read 0 B/s at any given moment.
     ACCOUNTS.forEach((_, i) => {
       const client = clients[i] as RigClient;
       downloads.push(
-        startCurlDownload(payload.bytesUrl(1024 ** 3), {
+        startCurlDownload(payload.bytesUrl(1024 ** 3, { rate: (100 + i * 10) * 1024 }), {
           socksPort: client.socksPort,
-          limitRate: `${100 + i * 10}K`,
           maxTimeSec: 90,
         }),
       );

@@ -12,16 +12,40 @@ const STATE_KEY = "xray.uptime_mark";
 const BACKOFF_MIN_MS = 1000;
 const BACKOFF_MAX_MS = 30_000;
 
+/**
+ * How often the engine's uptime mark is written while no counter moves (ms). It is written with
+ * every poll that changes usage; an idle poll writes nothing, so the mark a restarted worker
+ * compares against (by the wall clock) is at most this old.
+ */
+const MARK_PERSIST_MS = 60_000;
+
+type CounterName = Pick<CounterReading, "account" | "direction"> | null;
+/** Parsed counter names: the same ~2 per account come back every poll. Bounded. */
+const names = new Map<string, CounterName>();
+const NAMES_MAX = 500_000;
+
+function parseName(name: string): CounterName {
+  let parsed = names.get(name);
+  if (parsed !== undefined) return parsed;
+  const m = STAT.exec(name);
+  parsed = m
+    ? { account: (m[1] as string).toLowerCase(), direction: m[2] === "uplink" ? "up" : "down" }
+    : null;
+  if (names.size >= NAMES_MAX) names.clear();
+  names.set(name, parsed);
+  return parsed;
+}
+
 /** Turns engine counters into store readings; the account is the lowercased email. */
 export function toReadings(stats: { name: string; value: number }[]): CounterReading[] {
   const out: CounterReading[] = [];
   for (const s of stats) {
-    const m = STAT.exec(s.name);
-    if (!m) continue;
+    const parsed = parseName(s.name);
+    if (parsed === null) continue;
     out.push({
       counter: s.name,
-      account: (m[1] as string).toLowerCase(),
-      direction: m[2] === "uplink" ? "up" : "down",
+      account: parsed.account,
+      direction: parsed.direction,
       raw: s.value,
     });
   }
@@ -68,6 +92,8 @@ export class XrayCollector {
   private readonly now: () => Date;
   /** Serializes read + apply: an older reading applied after a newer one would look like a reset. */
   private lock: Promise<unknown> = Promise.resolve();
+  /** When the uptime mark was last handed to the store (monotonic ms); -Infinity: never. */
+  private markSavedAt = -Infinity;
   readonly status: XrayStatus = {
     reachable: false,
     flavor: null,
@@ -201,14 +227,17 @@ export class XrayCollector {
     // Emails are matched case-insensitively by the engine; keep only the asked accounts.
     const wanted = names ? new Set(names) : null;
     const readings = toReadings(stats).filter((r) => !wanted || wanted.has(r.account));
+    const saveMark =
+      verdict === "restarted" || performance.now() - this.markSavedAt >= MARK_PERSIST_MS;
     const applied = await this.opts.store.applyCounters({
       source: "xray",
       readings,
       sourceRestarted: verdict === "restarted",
       day: localDate(at),
       at: at.toISOString(),
-      state: { [STATE_KEY]: JSON.stringify(this.detector.mark) },
+      ...(saveMark ? { state: { [STATE_KEY]: JSON.stringify(this.detector.mark) } } : {}),
     });
+    if (saveMark) this.markSavedAt = performance.now();
     if (names === null) {
       this.status.polls++;
       this.status.counters = readings.length;

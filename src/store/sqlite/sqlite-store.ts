@@ -174,6 +174,7 @@ export class SqliteStore implements Store {
         added.push(a.name);
       }
     })();
+    if (added.length > 0) this.strays.clear();
     return added;
   }
 
@@ -216,6 +217,7 @@ export class SqliteStore implements Store {
       });
       this.stmts.insertUsage.run(account.name, localDate(new Date(at)), at);
     })();
+    this.strays.clear();
   }
 
   async getAccount(name: string): Promise<AccountWithUsage | null> {
@@ -272,10 +274,42 @@ export class SqliteStore implements Store {
     return map;
   }
 
+  /**
+   * Counters with no baseline whose account kuota does not count (an email in no account),
+   * with the raw value they had: skipped without a query while they stay put. Cleared when
+   * an account is added, so a counter of a newly adopted account is counted whole at once.
+   */
+  private readonly strays = new Map<string, Map<string, number>>();
+
+  private straysOf(source: string): Map<string, number> {
+    let map = this.strays.get(source);
+    if (!map) this.strays.set(source, (map = new Map()));
+    return map;
+  }
+
+  /** Whether a batch would change nothing: every counter at its baseline or a still stray. */
+  private isStill(
+    batch: CounterBatch,
+    cached: Map<string, number>,
+    strays: Map<string, number>,
+  ): boolean {
+    if (batch.sourceRestarted || batch.state !== undefined) return false;
+    for (const r of batch.readings) {
+      const prev = cached.get(r.counter) ?? strays.get(r.counter);
+      if (prev !== r.raw) return false;
+    }
+    return true;
+  }
+
   async applyCounters(batch: CounterBatch): Promise<AppliedBatch> {
     const changed: Usage[] = [];
     const cached = this.baselinesOf(batch.source);
+    // An idle poll (the usual case: most accounts are still most of the time) opens
+    // no transaction and writes nothing.
+    const knownStrays = this.straysOf(batch.source);
+    if (this.isStill(batch, cached, knownStrays)) return { changed };
     const updates = new Map<string, number>();
+    const strays = new Map<string, number>();
     const run = this.db.transaction(() => {
       if (batch.sourceRestarted) this.stmts.dropBaselines.run(batch.source);
       for (const [k, v] of Object.entries(batch.state ?? {})) this.stmts.setState.run(k, v);
@@ -284,7 +318,11 @@ export class SqliteStore implements Store {
         const prev = batch.sourceRestarted ? undefined : cached.get(r.counter);
         // A counter of a name kuota never counted gets no baseline, so that when the
         // account is adopted later everything it used so far is counted.
-        if (prev === undefined && !this.stmts.exists.get(r.account)) continue;
+        if (prev === undefined && knownStrays.get(r.counter) === r.raw) continue;
+        if (prev === undefined && !this.stmts.exists.get(r.account)) {
+          strays.set(r.counter, r.raw);
+          continue;
+        }
         // A counter below its baseline was reset behind our back (another reader
         // using reset=true, or a restart we could not see): its value is all new.
         const delta = prev === undefined || r.raw < prev ? r.raw : r.raw - prev;
@@ -313,6 +351,7 @@ export class SqliteStore implements Store {
     // Only after the commit: a failed transaction leaves the cache as the table is.
     if (batch.sourceRestarted) cached.clear();
     for (const [counter, raw] of updates) cached.set(counter, raw);
+    for (const [counter, raw] of strays) knownStrays.set(counter, raw);
     return { changed };
   }
 

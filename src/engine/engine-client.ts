@@ -103,7 +103,7 @@ export class EngineClient {
       pattern,
       reset: false,
     });
-    return res.stat.map((s) => ({ name: s.name, value: Number(s.value) }));
+    return res.stat; // numbers already: see decodeStatList
   }
 
   /** One counter; null when the engine has not created it yet (no traffic so far). */

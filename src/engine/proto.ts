@@ -1,6 +1,7 @@
 import protobuf from "protobufjs";
 import * as protoLoader from "@grpc/proto-loader";
 import type { PackageDefinition } from "@grpc/proto-loader";
+import { decodeStatList } from "./stat-list.js";
 
 /**
  * The engine's gRPC API, reduced to the messages kuota uses. Xray and V2Ray 4.x
@@ -81,13 +82,21 @@ export function buildRoot(flavor: Flavor): protobuf.Root {
   return root;
 }
 
-/** The gRPC package definition for one flavour (int64 as JS numbers: exact below 2^53 bytes). */
+/**
+ * The gRPC package definition for one flavour (int64 as JS numbers: exact below 2^53 bytes).
+ * QueryStats answers are read by {@link decodeStatList}, the every-second hot path.
+ */
 export function packageDefinition(flavor: Flavor): PackageDefinition {
   const json = buildRoot(flavor).toJSON();
-  return protoLoader.fromJSON(json, {
+  const definition = protoLoader.fromJSON(json, {
     keepCase: true,
     longs: Number,
     defaults: true,
     enums: Number,
   });
+  const stats = definition[`${PACKAGE_PREFIX[flavor]}.app.stats.command.StatsService`];
+  const queryStats = (stats as protoLoader.ServiceDefinition | undefined)?.["QueryStats"];
+  if (!queryStats) throw new Error("StatsService.QueryStats missing from the schema");
+  queryStats.responseDeserialize = (bytes: Buffer) => ({ stat: decodeStatList(bytes) });
+  return definition;
 }

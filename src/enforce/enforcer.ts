@@ -49,11 +49,14 @@ type Pace = { used: number; atMs: number; bytesPerMs: number; lastBytesPerMs: nu
 /** Spacing of retries after a failed cut (ms), so a broken step never becomes a busy loop. */
 const RETRY_MS = [1000, 5000, 30_000, 120_000];
 /**
- * How often limits, usage and expiry dates are re-read from the store (ms). Usage
- * arrives with every poll anyway, and a cut always re-reads the account first;
- * the lifecycle calls `refresh()` after changing a limit.
+ * How often limits, usage and expiry dates are re-read from the store anyway (ms). Usage
+ * arrives with every poll, a cut always re-reads the account first, and every change of
+ * accounts (created, limit changed, adopted, gone from the server) asks for a refresh, so
+ * this is only a safety net: listing 1,000 accounts costs ~8 ms of CPU.
  */
-const REFRESH_MIN_MS = 5000;
+const REFRESH_MS = 60_000;
+/** Longest wait for an expiry (ms); a timer re-armed at the next refresh covers the rest. */
+const EXPIRY_WAIT_MAX_MS = REFRESH_MS;
 /** Delay of the refresh after a limit change (ms): a burst of changes costs one. */
 const REFRESH_DEBOUNCE_MS = 50;
 
@@ -95,6 +98,8 @@ export class Enforcer implements WorkerComponent {
   private plan: CutPlan | null = null;
   private readonly configStamp = new FileStamp();
   private soonTimer: NodeJS.Timeout | null = null;
+  /** Fires at the nearest expiry date of a limited account. */
+  private expiryTimer: NodeJS.Timeout | null = null;
   /** The access log, followed while accounts are hot: their connections, ready for a cut. */
   private tail: AccessTail | null = null;
   private readonly pace = new Map<string, Pace>();
@@ -121,7 +126,7 @@ export class Enforcer implements WorkerComponent {
     await this.refresh();
     // Accounts already over their limit (a limit lowered while kuota was down).
     await this.sweep();
-    const every = Math.max(this.ctx.config.pollMs, REFRESH_MIN_MS);
+    const every = Math.max(this.ctx.config.pollMs, REFRESH_MS);
     this.refreshTimer = setInterval(() => void this.refresh().then(() => this.sweep()), every);
     this.refreshTimer.unref();
   }
@@ -130,6 +135,7 @@ export class Enforcer implements WorkerComponent {
     this.stopped = true;
     if (this.refreshTimer) clearInterval(this.refreshTimer);
     if (this.soonTimer) clearTimeout(this.soonTimer);
+    if (this.expiryTimer) clearTimeout(this.expiryTimer);
     if (this.fastTimer) clearTimeout(this.fastTimer);
     for (const t of this.timed.values()) clearTimeout(t);
     await Promise.allSettled([...this.inFlight.values()]);
@@ -184,6 +190,27 @@ export class Enforcer implements WorkerComponent {
       ).catch(() => this.plan);
     }
     this.recomputeHot();
+    this.armExpiry();
+  }
+
+  /** Sweeps when the next limited account expires, instead of checking dates on a timer. */
+  private armExpiry(): void {
+    if (this.expiryTimer) clearTimeout(this.expiryTimer);
+    this.expiryTimer = null;
+    // Dates passed already were swept (and are retried on failure): only future ones count.
+    const now = Date.now();
+    let next = Infinity;
+    for (const a of this.limited.values()) {
+      const at = a.expiresAt === null ? NaN : Date.parse(a.expiresAt);
+      if (at > now) next = Math.min(next, at);
+    }
+    if (next === Infinity || this.stopped) return;
+    const waitMs = Math.min(next - now, EXPIRY_WAIT_MAX_MS);
+    this.expiryTimer = setTimeout(() => {
+      this.expiryTimer = null;
+      void this.sweep().then(() => this.armExpiry());
+    }, waitMs);
+    this.expiryTimer.unref();
   }
 
   private recomputeHot(): void {
@@ -433,5 +460,10 @@ export class Enforcer implements WorkerComponent {
     const attempts = (this.failures.get(name)?.attempts ?? 0) + 1;
     const wait = RETRY_MS[Math.min(attempts - 1, RETRY_MS.length - 1)] as number;
     this.failures.set(name, { attempts, nextAt: Date.now() + wait });
+    // The retry itself (refreshes are a minute apart, the first retries sooner): the account
+    // is read again, since a partial cut may have left it half there.
+    setTimeout(() => {
+      if (!this.stopped) void this.refresh().then(() => this.sweep());
+    }, wait).unref();
   }
 }

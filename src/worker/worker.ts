@@ -94,6 +94,10 @@ export async function runWorker(config: Config, log: Logger): Promise<void> {
     log: log.child({ component: "xray" }),
     onUsage,
   });
+  const accountListeners: (() => void)[] = [];
+  const accountsChanged = () => {
+    for (const listener of accountListeners) listener();
+  };
   const discovery = new Discovery({
     xrayConfig: config.xrayConfig,
     passwdFile: config.passwdFile,
@@ -101,11 +105,8 @@ export async function runWorker(config: Config, log: Logger): Promise<void> {
     store,
     log: log.child({ component: "discovery" }),
     onAdopted: (names) => usageFiles.markDirty(names),
+    onChanged: accountsChanged,
   });
-  const accountListeners: (() => void)[] = [];
-  const accountsChanged = () => {
-    for (const listener of accountListeners) listener();
-  };
   const ctx: WorkerContext = {
     config,
     log,

@@ -15,6 +15,8 @@ export type DiscoveryOptions = {
   log: Logger;
   /** Called with names adopted in a round, so their usage files get written. */
   onAdopted: (names: string[]) => void;
+  /** Called after a round that read a changed file (enforcement re-reads the accounts). */
+  onChanged?: () => void;
 };
 
 const XRAY_PROTOCOLS: Protocol[] = ["vmess", "vless", "trojan", "shadowsocks"];
@@ -117,6 +119,8 @@ export class Discovery {
         "accounts no longer on the server",
       );
     }
+    // Any round past the check above may have changed accounts (one back on the server too).
+    this.opts.onChanged?.();
   }
 
   private async readXray(): Promise<DiscoveredAccount[] | null> {

@@ -92,6 +92,34 @@ export async function listEstablished(
   }
 }
 
+/** The kernel's TCP socket tables of this network namespace, IPv4 and IPv6. */
+const PROC_TCP = ["/proc/net/tcp", "/proc/net/tcp6"];
+
+/**
+ * Whether any TCP connection to a local SSH port is established, from /proc/net/tcp{,6}: the
+ * idle check of the session rebuild. Reading two procfs files costs a fraction of spawning
+ * `ss` (fork, exec, netlink dump), which the rebuild still runs when someone is connected, for
+ * the owning processes that /proc/net/tcp does not name.
+ * @param tables the files' texts (tests); read from /proc when omitted
+ */
+export async function anyEstablished(
+  sshPorts: readonly number[],
+  tables?: readonly string[],
+): Promise<boolean> {
+  const texts =
+    tables ?? (await Promise.all(PROC_TCP.map((path) => readFile(path, "latin1").catch(() => ""))));
+  const ports = new Set(sshPorts);
+  // "  sl  local_address rem_address   st ...": the local port is hex after the first colon
+  // of the address; st 01 is ESTABLISHED.
+  const row = /^\s*\d+: [0-9A-Fa-f]+:([0-9A-Fa-f]{4}) [0-9A-Fa-f]+:[0-9A-Fa-f]{4} 01 /gm;
+  for (const text of texts) {
+    for (const match of text.matchAll(row)) {
+      if (ports.has(parseInt(match[1] as string, 16))) return true;
+    }
+  }
+  return false;
+}
+
 /**
  * Parses `ss -tnpH` lines with or without the State column. Addresses may be bracketed IPv6
  * (`[::ffff:1.2.3.4]:22`), carry a scope (`fe80::1%eth0`), or be bare (older iproute2).

@@ -1,3 +1,4 @@
+import { statSync } from "node:fs";
 import { open, readdir, stat, type FileHandle } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import type { Logger } from "../../core/log.js";
@@ -133,6 +134,9 @@ export class LogFileFollower implements LoginSource {
     try {
       if (!this.#file) await this.#openCurrent(0);
       if (!this.#file) return;
+      // Nothing written since (the usual tick): one stat, no buffer, no thread-pool round trips.
+      const seen = statSync(this.#opts.path, { throwIfNoEntry: false });
+      if (seen?.ino === this.#file.inode && seen.size === this.#file.offset) return;
       await this.#drain();
       const now = await stat(this.#opts.path).catch(() => null);
       if (!now) return; // renamed away and not created again yet: the old file stays open

@@ -26,6 +26,7 @@ import type { CounterReading, Store, Usage } from "../../store/store.js";
 import type { WorkerComponent } from "../../worker/component.js";
 import type { WorkerContext } from "../../worker/worker.js";
 import {
+  anyEstablished,
   findLiveSessions,
   listEstablished,
   type LiveSession,
@@ -550,13 +551,13 @@ export class SshCollector implements WorkerComponent {
   async #rebuild(): Promise<void> {
     if (!this.#enabled) return;
     const started = performance.now();
-    // Idle (nothing mapped): one `ss` says whether anyone is connected at all; if
-    // not, the nft work (ensure, maps, quotas) waits for the next full round, which
-    // still comes every IDLE_FULL_REBUILD_EVERY rounds to repair a flushed table.
+    // Idle (nothing mapped): the kernel's socket table says whether anyone is
+    // connected at all; if not, the nft work (ensure, maps, quotas) waits for the
+    // next full round, which still comes every IDLE_FULL_REBUILD_EVERY rounds to
+    // repair a flushed table.
     const round = this.#rebuilds++;
     if (this.#mapped.size === 0 && round % IDLE_FULL_REBUILD_EVERY !== 0) {
-      const rows = await listEstablished(this.#opts.sshPorts).catch(() => null);
-      if (rows !== null && rows.length === 0) return;
+      if (!(await anyEstablished(this.#opts.sshPorts))) return;
     }
     await this.#ensure(true);
     this.#mapped.clear();

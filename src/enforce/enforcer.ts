@@ -463,7 +463,11 @@ export class Enforcer implements WorkerComponent {
     // The retry itself (refreshes are a minute apart, the first retries sooner): the account
     // is read again, since a partial cut may have left it half there.
     setTimeout(() => {
-      if (!this.stopped) void this.refresh().then(() => this.sweep());
+      if (this.stopped) return;
+      // Due now, even if this timer fired a hair before `nextAt` by the wall clock.
+      const failure = this.failures.get(name);
+      if (failure) failure.nextAt = 0;
+      void this.refresh().then(() => this.sweep());
     }, wait).unref();
   }
 }

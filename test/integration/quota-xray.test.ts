@@ -163,6 +163,31 @@ test("an account removed by hand while the worker runs causes no error loop", as
   assert.equal(status.code, 0, "the worker still answers");
 });
 
+test("an account reaching its expiry date is deleted then, with the reason Expired", async () => {
+  const { socksPort } = await vlessAccount("exp-vl", "1GiB");
+  await curlDownload(payload.bytesUrl(MiB), { socksPort });
+  // The seller's validity runs out 3 s from now; any account change makes the enforcer re-read.
+  const expiresAt = new Date(Date.now() + 3000).toISOString();
+  const db = new Database(worker.env.KUOTA_DB as string);
+  db.prepare("UPDATE accounts SET expires_at = ? WHERE name = ?").run(expiresAt, "exp-vl");
+  db.close();
+  assert.equal((await worker.cli(["account", "limit", "exp-vl", "1GiB"])).code, 0);
+  await sleep(1000);
+  assert.ok(configAccounts().includes("exp-vl"), "not cut before its date");
+  let event = events().find((e) => e.account === "exp-vl");
+  for (let i = 0; i < 80 && !event; i++) {
+    await sleep(100);
+    event = events().find((e) => e.account === "exp-vl");
+  }
+  assert.ok(event, "a deletion event was recorded");
+  assert.match(event.reason, /^Expired on /);
+  assert.equal(configAccounts().includes("exp-vl"), false, "removed from the config");
+  const log = readFileSync(join(worker.dataDir, "deleted.log"), "utf8");
+  assert.match(log, /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \| VLESS \| exp-vl \| reason: Expired on /m);
+  const again = await startCurlDownload(payload.bytesUrl(MiB), { socksPort, maxTimeSec: 5 }).result;
+  assert.notEqual(again.exitCode, 0, "its UUID no longer connects");
+});
+
 test("`kuota check` runs one pass and says what it did", async () => {
   const r = await worker.cli(["check", "--json"]);
   assert.equal(r.code, 0, r.stderr);

@@ -20,6 +20,7 @@ help-text =
     /users — accounts by usage, with filters
     /usage NAME — one account's usage
     /limit NAME SIZE — set a quota (5GB, 500MB, unlimited)
+    /renew NAME DAYS — add days to an account's expiry (0: never expires)
     /delete NAME — delete an account
     /hosts [filter] — latest hosts seen
     /deleted — latest deletions
@@ -37,6 +38,7 @@ cmd-adduser = Create an account
 cmd-users = Accounts by usage
 cmd-usage = One account's usage
 cmd-limit = Set an account's quota
+cmd-renew = Add days to an account's expiry
 cmd-delete = Delete an account
 cmd-hosts = Latest hosts seen
 cmd-deleted = Latest deletions
@@ -99,6 +101,8 @@ button-next = Next ›
 
 limit-usage = Send a name and a size: <code>/limit alice 10GB</code> (<code>unlimited</code> removes the quota).
 limit-done = Quota of <b>{ $name }</b> is now { $limit }.
+renew-usage = Send a name and a number of days: <code>/renew alice 30</code> adds 30 days to its expiry (to today when it has passed); <code>0</code> removes the expiry.
+renew-done = <b>{ $name }</b> now expires { $expires }.
 delete-usage = Send a name: <code>/delete alice</code>
 delete-confirm =
     Delete <b>{ $name }</b> ({ $protocol }, used { $used })?

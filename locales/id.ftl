@@ -20,6 +20,7 @@ help-text =
     /users — daftar akun menurut pemakaian, bisa difilter
     /usage NAMA — pemakaian satu akun
     /limit NAMA UKURAN — atur kuota (5GB, 500MB, unlimited)
+    /renew NAMA HARI — tambah masa aktif akun (0: tanpa kedaluwarsa)
     /delete NAMA — hapus akun
     /hosts [filter] — host yang terakhir diakses
     /deleted — akun yang terakhir dihapus
@@ -37,6 +38,7 @@ cmd-adduser = Buat akun
 cmd-users = Akun menurut pemakaian
 cmd-usage = Pemakaian satu akun
 cmd-limit = Atur kuota akun
+cmd-renew = Tambah masa aktif akun
 cmd-delete = Hapus akun
 cmd-hosts = Host terakhir
 cmd-deleted = Akun yang terakhir dihapus
@@ -99,6 +101,8 @@ button-next = Lanjut ›
 
 limit-usage = Kirim nama dan ukuran: <code>/limit alice 10GB</code> (<code>unlimited</code> menghapus kuota).
 limit-done = Kuota <b>{ $name }</b> sekarang { $limit }.
+renew-usage = Kirim nama dan jumlah hari: <code>/renew alice 30</code> menambah 30 hari ke masa aktifnya (dari hari ini bila sudah lewat); <code>0</code> menghapus kedaluwarsa.
+renew-done = <b>{ $name }</b> sekarang kedaluwarsa { $expires }.
 delete-usage = Kirim namanya: <code>/delete alice</code>
 delete-confirm =
     Hapus <b>{ $name }</b> ({ $protocol }, terpakai { $used })?

@@ -20,6 +20,7 @@ const MENU = [
   "users",
   "usage",
   "limit",
+  "renew",
   "delete",
   "hosts",
   "deleted",
@@ -143,6 +144,8 @@ function menuText(t: (key: string) => string, command: (typeof MENU)[number]): s
       return t("cmd-usage");
     case "limit":
       return t("cmd-limit");
+    case "renew":
+      return t("cmd-renew");
     case "delete":
       return t("cmd-delete");
     case "hosts":

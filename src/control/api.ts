@@ -10,6 +10,8 @@
  * GET    /v1/accounts/:name           → AccountDetails
  * POST   /v1/accounts/:name/limit     SetLimitRequest → AccountView (unlocks a locked account
  *                                      brought back within its limit, unexpired: a top-up)
+ * POST   /v1/accounts/:name/expiry    SetExpiryRequest → AccountView (unlocks a locked account
+ *                                      brought back unexpired, within its limit: a renewal)
  * POST   /v1/accounts/:name/unlock    → DeletionReport (the unlock's steps; 409 not_locked)
  * DELETE /v1/accounts/:name           DeleteAccountRequest (body) → DeletionReport
  * GET    /v1/hosts?limit&since&service&q&after_id → { hosts: HostView[] }
@@ -76,6 +78,13 @@ export type SetLimitRequest = {
   /** Also reset the account's usage to zero. */
   reset?: boolean;
 };
+
+/**
+ * Exactly one field: `days` adds whole days to the current expiry (to today when there is none or
+ * it has passed); `expires` is a local date YYYY-MM-DD, the first day the account no longer works,
+ * after today; `never: true` removes the expiry. SSH accounts get the same date with `chage -E`.
+ */
+export type SetExpiryRequest = { days: number } | { expires: string } | { never: true };
 
 export type DeleteAccountRequest = { reason?: string };
 

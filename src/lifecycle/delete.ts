@@ -26,10 +26,14 @@ import { appendDeletedLog, deletedLogLine } from "./deleted-log.js";
 import { finishReport, stepRunner, type Step, type StepRunner } from "./steps.js";
 import { openEngine } from "./engine.js";
 
-/** The account to delete, after every refusal check. Nothing has been changed when this throws. */
+/**
+ * The account to delete (or lock, renew...: `action` names it in the refusal), after every refusal
+ * check. Nothing has been changed when this throws.
+ */
 export async function deletionTarget(
   deps: LifecycleDeps,
   rawName: string,
+  action = "delete",
 ): Promise<{ account: AccountWithUsage; user: PasswdEntry | null }> {
   const name = checkName(rawName);
   const account = await deps.store.getAccount(name);
@@ -41,7 +45,7 @@ export async function deletionTarget(
     const problem = unmanagedReason(entry);
     if (problem && (!account || account.protocol === "ssh")) {
       throw new OperatorError(
-        `refusing to delete ${name}: ${problem}`,
+        `refusing to ${action} ${name}: ${problem}`,
         "kuota never touches a Linux user it does not manage",
       );
     }

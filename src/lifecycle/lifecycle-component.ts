@@ -3,7 +3,7 @@
  * accounts, the deleted.log listing and the bot's event delivery, all over the control socket.
  * Operations that change accounts run one at a time, so two edits of the engine config never
  * interleave. Setting a limit on a locked account that brings it back within its limit (a top-up,
- * usually with --reset) unlocks it.
+ * usually with --reset) unlocks it; so does renewing a locked account that expired.
  */
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -13,18 +13,25 @@ import { accountView } from "../worker/views.js";
 import type { Router } from "../control/router.js";
 import type { WorkerComponent } from "../worker/component.js";
 import type { WorkerContext } from "../worker/worker.js";
-import type { AccountDetails, CreatedAccount, DeletionReport } from "../control/api.js";
+import type {
+  AccountDetails,
+  AccountView,
+  CreatedAccount,
+  DeletionReport,
+} from "../control/api.js";
 import type { LifecycleDeps } from "./deps.js";
 import type { AccountWithUsage } from "../store/store.js";
 import { createAccount } from "./create.js";
 import { deleteAccount } from "./delete.js";
 import { lockAccount, unlockAccount, type LockReport } from "./lock.js";
 import { findSshSessions } from "./ssh-sessions.js";
+import { setAccountExpiry } from "./expiry.js";
 import { readDeletedLog } from "./deleted-log.js";
 import {
   checkAckRequest,
   checkCreateRequest,
   checkDeleteRequest,
+  checkExpiryRequest,
   checkLimitRequest,
   checkName,
   checkQueryLimit,
@@ -95,6 +102,23 @@ export class AccountLifecycle implements WorkerComponent {
     });
   }
 
+  /**
+   * After a limit or expiry change: a locked account now within its limit and unexpired (a top-up
+   * or a renewal) is unlocked, enforcement re-reads the accounts, the usage file is rewritten.
+   */
+  private async afterChange(name: string): Promise<AccountView> {
+    const account = await this.mustExist(name);
+    if (account.state === "locked" && withinLimits(account)) {
+      const report = await unlockAccount(this.deps, name);
+      if (!report.complete) {
+        this.deps.log.warn({ user: name, steps: report.steps }, "top-up unlock incomplete");
+      }
+    }
+    this.accountsChanged();
+    await this.deps.usageFiles.writeNow(name);
+    return accountView(await this.mustExist(name));
+  }
+
   routes(router: Router): void {
     const { store, usageFiles, config } = this.deps;
     router.post("/v1/accounts", (req) => this.createAccount(req.body));
@@ -106,17 +130,15 @@ export class AccountLifecycle implements WorkerComponent {
         await this.mustExist(name);
         await store.setLimit(name, limitBytes, reset, new Date().toISOString());
         this.deps.log.info({ user: name, limitBytes, reset }, "limit set");
-        // A top-up: a locked account back within its limit (and not expired) is unlocked.
-        const account = await this.mustExist(name);
-        if (account.state === "locked" && withinLimits(account)) {
-          const report = await unlockAccount(this.deps, name);
-          if (!report.complete) {
-            this.deps.log.warn({ user: name, steps: report.steps }, "top-up unlock incomplete");
-          }
-        }
-        this.accountsChanged();
-        await usageFiles.writeNow(name);
-        return accountView(await this.mustExist(name));
+        return this.afterChange(name);
+      });
+    });
+    router.post("/v1/accounts/:name/expiry", async (req) => {
+      const name = checkName(req.params["name"]);
+      const request = checkExpiryRequest(req.body);
+      return this.serial(async () => {
+        await setAccountExpiry(this.deps, name, request);
+        return this.afterChange(name);
       });
     });
     router.post("/v1/accounts/:name/unlock", (req) => {

@@ -42,7 +42,7 @@ export async function lockAccount(
   name: string,
   reason: string,
 ): Promise<LockReport> {
-  const { account, user } = await deletionTarget(deps, name);
+  const { account, user } = await deletionTarget(deps, name, "lock");
   const steps: LockReport["steps"] = [];
   const step = stepRunner(deps, account.name, steps, "lock step failed");
 
@@ -153,7 +153,7 @@ function clientsOf(text: string, name: string): LockedClient[] {
  * @throws ApiError 404 when kuota manages no such account, 409 `not_locked` when it is not locked
  */
 export async function unlockAccount(deps: LifecycleDeps, name: string): Promise<LockReport> {
-  const { account } = await deletionTarget(deps, name);
+  const { account } = await deletionTarget(deps, name, "unlock");
   if (account.state !== "locked") {
     throw new ApiError(409, "not_locked", `${account.name} is not locked`, "nothing to do");
   }

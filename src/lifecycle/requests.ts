@@ -129,6 +129,51 @@ export function checkLimitRequest(body: unknown): { limitBytes: number | null; r
   return { limitBytes: checkLimit(b["limit"]), reset: reset === true };
 }
 
+/**
+ * POST /v1/accounts/:name/expiry: exactly one of `days` (added to the current expiry, or to today
+ * when there is none or it has passed), `expires` (a local date YYYY-MM-DD, the first day the
+ * account no longer works) or `never`.
+ */
+export type ExpiryRequest = { days: number } | { date: string } | { never: true };
+
+export function checkExpiryRequest(body: unknown): ExpiryRequest {
+  const b = objectBody(body);
+  const given = ["days", "expires", "never"].filter((k) => b[k] !== undefined && b[k] !== null);
+  if (given.length !== 1) {
+    throw new ApiError(
+      400,
+      "bad_expiry",
+      "give exactly one of days, expires or never",
+      "days adds to the current expiry; expires is a date YYYY-MM-DD; never removes the expiry",
+    );
+  }
+  if (b["never"] !== undefined && b["never"] !== null) {
+    if (b["never"] !== true) throw new ApiError(400, "bad_expiry", "never must be true");
+    return { never: true };
+  }
+  const days = b["days"];
+  if (days !== undefined && days !== null) {
+    if (typeof days !== "number" || !Number.isInteger(days) || days < 1 || days > MAX_DAYS) {
+      throw new ApiError(400, "bad_days", `days must be a whole number from 1 to ${MAX_DAYS}`);
+    }
+    return { days };
+  }
+  const date = b["expires"];
+  const m = typeof date === "string" ? /^(\d{4})-(\d{2})-(\d{2})$/.exec(date) : null;
+  const parsed = m ? new Date(Number(m[1]), Number(m[2]) - 1, Number(m[3])) : null;
+  if (
+    !m ||
+    !parsed ||
+    parsed.getFullYear() !== Number(m[1]) ||
+    parsed.getMonth() !== Number(m[2]) - 1 ||
+    parsed.getDate() !== Number(m[3])
+  ) {
+    const shown = typeof date === "string" ? JSON.stringify(date.slice(0, 40)) : "the expiry";
+    throw new ApiError(400, "bad_expiry", `${shown} is not a date`, "write it as YYYY-MM-DD");
+  }
+  return { date: date as string };
+}
+
 /** DELETE /v1/accounts/:name. */
 export function checkDeleteRequest(body: unknown): { reason: string | null } {
   const reason = objectBody(body)["reason"];

@@ -108,6 +108,8 @@ export interface Store {
   getAccount(name: string): Promise<AccountWithUsage | null>;
   listAccounts(): Promise<AccountWithUsage[]>;
   setLimit(name: string, limitBytes: number | null, reset: boolean, at: string): Promise<void>;
+  /** Sets when the account stops working (ISO 8601 instant), or null for never. */
+  setExpiry(name: string, expiresAt: string | null, at: string): Promise<void>;
   removeAccount(name: string): Promise<void>;
   /**
    * Locks or unlocks an account (named apart from `setState`, the collectors' key/value state).

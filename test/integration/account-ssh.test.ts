@@ -195,6 +195,56 @@ test("an SSH account made by the CLI logs in through OpenSSH and Dropbear and tu
   await forward.stop();
 });
 
+/** The "Account expires" line of `chage -l` (LC_ALL=C: "Jan 03, 2027" or "never"). */
+async function linuxExpiry(name: string): Promise<string> {
+  const { stdout } = await execa("chage", ["-l", name], { env: { LC_ALL: "C" } });
+  return /Account expires\s*:\s*(.+)/.exec(stdout)?.[1]?.trim() ?? `(no line in ${stdout})`;
+}
+
+function chageDate(instant: string): string {
+  const d = new Date(instant);
+  return d.toLocaleDateString("en-US", { month: "short", day: "2-digit", year: "numeric" });
+}
+
+test("renewing an SSH account moves its Linux expiry too: one whose date passed logs in again", async () => {
+  const name = newName();
+  const password = `pw-${randomBytes(6).toString("hex")}`;
+  const created = (await createSsh(name, password)).account;
+  assert.ok(created.expires_at, "created with an expiry");
+  // The Linux date ran out (as if the worker had been down on the day): sshd refuses the login.
+  await execa("chage", ["-E", "2020-01-01", "--", name]);
+  const renewed = await worker.cli(["account", "renew", name, "--days", "10", "--json"]);
+  assert.equal(renewed.code, 0, renewed.stderr);
+  const view = JSON.parse(renewed.stdout) as CreatedAccount["account"];
+  const expected = new Date(created.expires_at);
+  expected.setDate(expected.getDate() + 10);
+  assert.equal(view.expires_at, expected.toISOString(), "10 days added to the stored expiry");
+  assert.equal(await linuxExpiry(name), chageDate(expected.toISOString()), "chage -E followed");
+  const socks = await startSshSocks(rig, {
+    user: name,
+    password,
+    host: rig.addr.serverForClient,
+    port: 22,
+    socksPort: 1083,
+  });
+  const through = await curl(rig, {
+    url: web.url(`/bytes?n=${MiB}`),
+    socks: `127.0.0.1:${socks.localPort}`,
+  });
+  assert.equal(through.downloaded, MiB, "the renewed account tunnels again");
+  await socks.stop();
+
+  const past = await worker.cli(["account", "renew", name, "--expires", "2020-01-01"]);
+  assert.equal(past.code, 2, "a date already gone is refused as a bad request");
+  assert.match(past.stderr, /not after today/);
+  assert.equal(await linuxExpiry(name), chageDate(expected.toISOString()), "nothing changed");
+
+  const never = await worker.cli(["account", "renew", name, "--expires", "never", "--json"]);
+  assert.equal(never.code, 0, never.stderr);
+  assert.equal((JSON.parse(never.stdout) as { expires_at: string | null }).expires_at, null);
+  assert.equal(await linuxExpiry(name), "never");
+});
+
 test("deleting an SSH account mid-download ends its OpenSSH and Dropbear tunnels within 1 s and removes it everywhere", async (t) => {
   const name = newName();
   const password = `pw-${randomBytes(6).toString("hex")}`;

@@ -265,6 +265,28 @@ test("dying between Telegram's acceptance and the ack repeats at most once, lose
   assert.ok(pushesFor(ADMIN_B.id, "crash1").length >= 1);
 });
 
+test("/renew NAME DAYS moves the expiry through the worker; 0 removes it; bad days are refused", async () => {
+  const before = api.texts(ADMIN_B.id).length;
+  const send = async (text: string) => {
+    const n = api.texts(ADMIN_B.id).length;
+    api.message(ADMIN_B, text);
+    await api.waitFor(() => api.texts(ADMIN_B.id).length > n);
+    return api.texts(ADMIN_B.id).at(-1) ?? "";
+  };
+  const renewed = await send("/renew bob 30");
+  const view = await client.get<AccountView>("/v1/usage/bob");
+  assert.ok(view.expires_at, "bob has an expiry now");
+  const days = (Date.parse(view.expires_at) - Date.now()) / 86_400_000;
+  assert.ok(days > 29 && days <= 30, `30 days from today (${days.toFixed(2)})`);
+  assert.match(renewed, /<b>bob<\/b> now expires \d{4}-\d\d-\d\d/);
+  assert.match(await send("/renew bob 0"), /<b>bob<\/b> now expires never/);
+  assert.equal((await client.get<AccountView>("/v1/usage/bob")).expires_at, null);
+  assert.match(await send("/renew bob soon"), /whole number of days/);
+  assert.match(await send("/renew nobody-here 3"), /nobody-here/);
+  assert.match(await send("/renew"), /\/renew alice 30/);
+  assert.equal(api.texts(ADMIN_B.id).length, before + 5, "one answer each");
+});
+
 test("a full /adduser conversation for SSH creates the account and shows its password", async (t) => {
   if (!(await routeExists("GET", "/v1/accounts/probe-x")))
     return t.skip("waits for POST /v1/accounts");

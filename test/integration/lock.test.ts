@@ -151,3 +151,31 @@ test("unlocking an account that is not locked is refused", async () => {
   assert.notEqual(r.code, 0, "refused");
   assert.match(r.stderr + r.stdout, /not locked/);
 });
+
+test("an account locked at its expiry date is unlocked by a renewal, same UUID", async () => {
+  // The expiry comes 2 s from now (dates given to `renew` are whole days, so the store is set
+  // directly); any account change makes the enforcer re-read.
+  const db = new Database(worker.env.KUOTA_DB as string);
+  db.prepare("UPDATE accounts SET expires_at = ? WHERE name = ?").run(
+    new Date(Date.now() + 2000).toISOString(),
+    NAME,
+  );
+  db.close();
+  assert.equal((await worker.cli(["account", "limit", NAME, "100MiB"])).code, 0);
+  const found = await waitForEvents(3);
+  assert.equal(found.length, 3, "a third 'locked' event");
+  assert.match(found[2]?.reason ?? "", /^Expired on /);
+  assert.equal((await show()).state, "locked");
+  assert.equal(inConfig(), false, "out of the config");
+
+  const r = await worker.cli(["account", "renew", NAME, "--days", "30", "--json"]);
+  assert.equal(r.code, 0, r.stderr);
+  const view = JSON.parse(r.stdout) as AccountDetails;
+  assert.equal(view.state, "active", "unlocked by the renewal");
+  assert.ok(view.expires_at && Date.parse(view.expires_at) > Date.now() + 29 * 86_400_000);
+  assert.equal(inConfig(), true, "back in the engine config");
+  const download = await curlDownload(payload.bytesUrl(MiB), { socksPort });
+  assert.ok(download.downlinkBytes >= MiB, "its UUID connects again");
+  await sleep(1500);
+  assert.equal(events().length, 3, "not locked again");
+});

@@ -1,14 +1,14 @@
 import { Composer, InlineKeyboard } from "grammy";
 import { formatBytes } from "../../accounts/sizes.js";
 import type { AccountView, DeletionReport } from "../../control/api.js";
-import { nameProblem, parseLimit, splitArgs } from "../args.js";
+import { nameProblem, parseDays, parseLimit, splitArgs } from "../args.js";
 import { callbackData } from "../callback-data.js";
 import { HTML, translator, type BotContext, type BotDeps } from "../context.js";
-import { accountCard, limitText } from "../format.js";
+import { accountCard, limitText, timeText } from "../format.js";
 import { clip, escapeHtml } from "../html.js";
 import { accountPath, askWorker } from "../reply.js";
 
-/** /usage NAME, /limit NAME SIZE, /delete NAME (confirmed with a button). */
+/** /usage NAME, /limit NAME SIZE, /renew NAME DAYS, /delete NAME (confirmed with a button). */
 export function accountCommands(deps: BotDeps): Composer<BotContext> {
   const c = new Composer<BotContext>();
   const { client } = deps;
@@ -47,6 +47,36 @@ export function accountCommands(deps: BotDeps): Composer<BotContext> {
     if (view) {
       await ctx.reply(
         ctx.t("limit-done", { name: escapeHtml(name), limit: limitText(t, view.limit_bytes) }),
+        HTML,
+      );
+    }
+  });
+
+  c.command("renew", async (ctx) => {
+    const [name, daysWord, ...rest] = splitArgs(ctx.match);
+    if (name === undefined || daysWord === undefined || rest.length > 0) {
+      return void (await ctx.reply(ctx.t("renew-usage"), HTML));
+    }
+    const t = translator(ctx);
+    const problem = nameProblem(t, name);
+    if (problem) return void (await ctx.reply(problem, HTML));
+    const days = parseDays(t, daysWord);
+    if (!days.ok) return void (await ctx.reply(days.problem, HTML));
+    const view = await askWorker(
+      ctx,
+      () =>
+        client.post<AccountView>(
+          accountPath("/v1/accounts", name, "/expiry"),
+          days.days === null ? { never: true } : { days: days.days },
+        ),
+      escapeHtml(name),
+    );
+    if (view) {
+      await ctx.reply(
+        ctx.t("renew-done", {
+          name: escapeHtml(view.username),
+          expires: timeText(view.expires_at, t("never")),
+        }),
         HTML,
       );
     }

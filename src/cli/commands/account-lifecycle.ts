@@ -1,4 +1,4 @@
-/** `kuota account add|show|limit|delete|unlock`: the account lifecycle, done by the worker. */
+/** `kuota account add|show|limit|renew|delete|unlock`: the account lifecycle, done by the worker. */
 import type { Command } from "../command.js";
 import { loadConfig } from "../../config/config.js";
 import { ControlClient } from "../../control/client.js";
@@ -12,6 +12,7 @@ import type {
   CreatedAccount,
   DeletionReport,
   Protocol,
+  SetExpiryRequest,
 } from "../../control/api.js";
 
 const SIZES = `Sizes: 500MB, 5GB, 1.5GB, 10G; 0 or unlimited for no limit. Units are binary:
@@ -172,6 +173,52 @@ Examples:
   },
 };
 
+const renew: Command = {
+  name: "renew",
+  summary: "change when an account expires: add days, set a date, or never",
+  options: { days: { type: "string" }, expires: { type: "string" } },
+  help: `Usage: kuota account renew NAME --days N [--json]
+       kuota account renew NAME --expires YYYY-MM-DD|never [--json]
+
+--days N adds N days to the account's expiry date; when it has none or it has passed, to
+today (as \`account add --days\` does), so renewing early loses no days.
+--expires sets the date outright: the first day the account no longer works (what
+\`account show\` prints as "expires"); never removes the expiry.
+SSH accounts get the same date on their Linux user (\`chage -E\`). An account locked by
+KUOTA_ON_LIMIT=lock because it expired is unlocked when the new date is ahead and it is
+within its limit.
+
+Examples:
+  kuota account renew alice --days 30
+  kuota account renew bob --expires 2027-01-31
+  kuota account renew carol --expires never`,
+  async run({ args, values, out }) {
+    const [name, ...rest] = args;
+    if (!name || rest.length > 0) usage("renew", "give one NAME");
+    let request: SetExpiryRequest;
+    if (typeof values.days === "string" && values.expires === undefined) {
+      const days = Number(values.days);
+      if (!/^\d+$/.test(values.days) || days < 1) {
+        usage("renew", "--days takes a whole number of days");
+      }
+      request = { days };
+    } else if (typeof values.expires === "string" && values.days === undefined) {
+      request = values.expires === "never" ? { never: true } : { expires: values.expires };
+    } else {
+      usage("renew", "give either --days N or --expires YYYY-MM-DD|never");
+    }
+    const view = await client().post<AccountView>(accountPath(name, "/expiry"), request);
+    if (values.json) {
+      out(JSON.stringify(view, null, 2));
+      return 0;
+    }
+    out(
+      `${view.username}: expires ${expiresText(view)}${view.state === "locked" ? " (still locked)" : ""}`,
+    );
+    return 0;
+  },
+};
+
 const remove: Command = {
   name: "delete",
   summary: "delete an account: end its sessions and connections, remove it everywhere",
@@ -250,4 +297,4 @@ Examples:
 };
 
 /** The lifecycle subcommands of `kuota account`. */
-export const accountLifecycleCommands: Command[] = [add, show, limit, remove, unlock];
+export const accountLifecycleCommands: Command[] = [add, show, limit, renew, remove, unlock];

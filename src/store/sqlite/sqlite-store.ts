@@ -110,6 +110,7 @@ export class SqliteStore implements Store {
       getAccount: db.prepare(`${ACCOUNT_SELECT} WHERE a.name = ?`),
       listAccounts: db.prepare(`${ACCOUNT_SELECT} ORDER BY a.name`),
       setLimit: db.prepare(`UPDATE accounts SET limit_bytes = ?, updated_at = ? WHERE name = ?`),
+      setExpiry: db.prepare(`UPDATE accounts SET expires_at = ?, updated_at = ? WHERE name = ?`),
       resetUsage: db.prepare(
         `UPDATE usage SET up_bytes = 0, down_bytes = 0, day_up_bytes = 0, day_down_bytes = 0,
          updated_at = ? WHERE name = ?`,
@@ -239,6 +240,10 @@ export class SqliteStore implements Store {
       this.stmts.setLimit.run(limitBytes, at, name);
       if (reset) this.stmts.resetUsage.run(at, name);
     })();
+  }
+
+  async setExpiry(name: string, expiresAt: string | null, at: string): Promise<void> {
+    this.stmts.setExpiry.run(expiresAt, at, name);
   }
 
   async removeAccount(name: string): Promise<void> {

@@ -129,6 +129,7 @@ test("the bot answers hostile messages and buttons from an admin without crashin
       fc.constantFrom(
         "/usage ",
         "/limit ",
+        "/renew ",
         "/delete ",
         "/hosts ",
         "/users",

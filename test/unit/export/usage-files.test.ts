@@ -97,3 +97,36 @@ test("each file is written at most once a second", async () => {
   await files.flush(true);
   assert.equal(loads, 2);
 });
+
+test("past its time budget a flush leaves the rest for the next, oldest first, never stalling", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "kuota-usage-"));
+  const written: string[] = [];
+  const files = new UsageFiles(
+    dir,
+    {
+      getAccount: async (n) => {
+        written.push(n);
+        return account(n, 1, 1);
+      },
+      listAccounts: async () => [],
+    },
+    silentLogger,
+    0, // a zero budget: one file per flush
+  );
+  files.markDirty(["a", "b", "c"]);
+  await files.flush(false);
+  assert.deepEqual(written, ["a"], "one file per flush when the budget is spent at once");
+  files.markDirty(["a"]);
+  await files.flush(false);
+  await files.flush(false);
+  assert.deepEqual(written, ["a", "b", "c"], "the ones waiting longest come first");
+  files.markDirty(["a", "b", "c", "d"]);
+  await files.flush(true);
+  assert.deepEqual(written.slice(3).sort(), ["a", "b", "c", "d"], "a final flush writes all");
+  assert.deepEqual(readdirSync(join(dir, "usage")).sort(), [
+    "a.json",
+    "b.json",
+    "c.json",
+    "d.json",
+  ]);
+});

@@ -70,6 +70,13 @@ async function main(argv: string[]): Promise<number> {
   return command.run({ args: positionals, values, out });
 }
 
+// `kuota usage | head`, `kuota hosts --json | head` close the pipe early: stop quietly, as
+// other tools do, instead of an EPIPE stack trace.
+process.stdout.on("error", (err: NodeJS.ErrnoException) => {
+  if (err.code === "EPIPE") process.exit(0);
+  throw err;
+});
+
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;

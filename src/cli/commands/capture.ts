@@ -33,11 +33,6 @@ Examples:
     if (file === undefined || file === "") {
       throw new UsageError("give the capture file with --pcap FILE", "see `kuota capture --help`");
     }
-    // `kuota capture ... | head` closes the pipe early: stop quietly, as other tools do.
-    process.stdout.on("error", (err: NodeJS.ErrnoException) => {
-      if (err.code === "EPIPE") process.exit(0);
-      throw err;
-    });
     const resolver = configuredResolver();
     const parser = new CaptureParser();
     let connections = 0;

@@ -7,6 +7,7 @@ import { LOG_LEVELS } from "../../core/log.js";
 const OPTION_VALUES: Record<string, readonly string[]> = {
   "log-level": LOG_LEVELS,
   interval: ["100ms", "250ms", "500ms", "1s"],
+  expires: ["never"],
 };
 
 /** Positional words offered for a command path, where the set is known. */

@@ -34,4 +34,5 @@ test("completes known values, and top-level options after an unknown command", (
   assert.deepEqual(complete("kuota completion "), ["bash", "--help", "--json", "--log-level"]);
   assert.deepEqual(complete("kuota nosuch --"), ["--help", "--version"]);
   assert.deepEqual(complete("kuota top --interval "), ["100ms", "250ms", "500ms", "1s"]);
+  assert.deepEqual(complete("kuota account renew alice --expires n"), ["never"]);
 });

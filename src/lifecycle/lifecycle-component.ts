@@ -49,8 +49,11 @@ export class AccountLifecycle implements WorkerComponent {
   private readonly deps: LifecycleDeps;
   private queue: Promise<unknown> = Promise.resolve();
 
-  /** Tells enforcement that limits changed, so a new or lowered limit is watched at once. */
-  private readonly accountsChanged: () => void;
+  /**
+   * Tells enforcement that limits changed, so a new or lowered limit is watched at once; resolves
+   * when the SSH kernel quotas follow, so an answer to a limit change means it is in force.
+   */
+  private readonly accountsChanged: () => Promise<void>;
 
   constructor(ctx: WorkerContext) {
     this.accountsChanged = ctx.accountsChanged;
@@ -97,7 +100,7 @@ export class AccountLifecycle implements WorkerComponent {
     const request = checkCreateRequest(body);
     return this.serial(async () => {
       const created = await createAccount(this.deps, request);
-      this.accountsChanged();
+      await this.accountsChanged();
       return created;
     });
   }
@@ -114,7 +117,7 @@ export class AccountLifecycle implements WorkerComponent {
         this.deps.log.warn({ user: name, steps: report.steps }, "top-up unlock incomplete");
       }
     }
-    this.accountsChanged();
+    await this.accountsChanged();
     await this.deps.usageFiles.writeNow(name);
     return accountView(await this.mustExist(name));
   }
@@ -145,7 +148,7 @@ export class AccountLifecycle implements WorkerComponent {
       const name = checkName(req.params["name"]);
       return this.serial(async () => {
         const report = await unlockAccount(this.deps, name);
-        this.accountsChanged();
+        await this.accountsChanged();
         await usageFiles.writeNow(name);
         return report;
       });

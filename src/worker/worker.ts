@@ -1,4 +1,5 @@
 import { setPriority } from "node:os";
+import { setTimeout as sleep } from "node:timers/promises";
 import { SqliteStore } from "../store/sqlite/sqlite-store.js";
 import { ControlServer } from "../control/server.js";
 import { Router } from "../control/router.js";
@@ -28,10 +29,14 @@ export type WorkerContext = {
   onUsage: (changed: Usage[]) => void;
   /** Listeners added by components (e.g. enforcement) to usage changes. */
   usageListeners: ((changed: Usage[]) => void)[];
-  /** Called by the lifecycle after an account was created or its limit changed. */
-  accountsChanged: () => void;
-  /** Listeners to `accountsChanged` (e.g. enforcement re-reads limits). */
-  accountListeners: (() => void)[];
+  /**
+   * Called by the lifecycle after an account was created or its limit or expiry changed. Resolves
+   * once every listener's work is done (the SSH kernel quotas follow the new limit), or after
+   * `ACCOUNT_CHANGE_WAIT_MS`; listeners' failures are theirs to log.
+   */
+  accountsChanged: () => Promise<void>;
+  /** Listeners to `accountsChanged` (e.g. enforcement re-reads limits, SSH moves its quotas). */
+  accountListeners: (() => void | Promise<void>)[];
 };
 
 /**
@@ -47,7 +52,7 @@ function components(ctx: WorkerContext): WorkerComponent[] {
   );
   // an SSH account's kernel quota ran out: the kernel cut it, the enforcer deletes it now
   const ssh = sshAccounting(ctx, (user) => void enforcer.enforce(user, "kernel-quota"));
-  ctx.accountListeners.push(() => void ssh.syncLimits().catch(() => undefined));
+  ctx.accountListeners.push(() => ssh.syncLimits().catch(() => undefined));
   return [ssh, lifecycle, new CaptureComponent(ctx), enforcer];
 }
 
@@ -58,6 +63,9 @@ function components(ctx: WorkerContext): WorkerComponent[] {
  * waits lets bytes through. The worker itself uses little CPU.
  */
 const WORKER_NICE = -10;
+
+/** Longest a limit change's answer waits for the SSH kernel quotas to follow it. */
+const ACCOUNT_CHANGE_WAIT_MS = 3000;
 
 function raisePriority(log: Logger): void {
   try {
@@ -94,9 +102,13 @@ export async function runWorker(config: Config, log: Logger): Promise<void> {
     log: log.child({ component: "xray" }),
     onUsage,
   });
-  const accountListeners: (() => void)[] = [];
-  const accountsChanged = () => {
-    for (const listener of accountListeners) listener();
+  const accountListeners: (() => void | Promise<void>)[] = [];
+  const accountsChanged = async () => {
+    const done = Promise.all(accountListeners.map(async (listener) => listener())).catch(
+      () => undefined,
+    );
+    // A bound, not a deadline: the SSH quota sync waits for a counter read in progress (ms).
+    await Promise.race([done, sleep(ACCOUNT_CHANGE_WAIT_MS, undefined, { ref: false })]);
   };
   const discovery = new Discovery({
     xrayConfig: config.xrayConfig,

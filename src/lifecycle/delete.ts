@@ -164,6 +164,7 @@ async function deleteSsh(
   });
   await step("nft session entries", async () => {
     try {
+      await deps.ssh?.forget(name);
       await sshTable(sshPorts).deleteAccount(name);
       return "removed";
     } catch (err) {

@@ -12,4 +12,10 @@ export type LifecycleDeps = {
   usageFiles: UsageFiles;
   /** The engine API flavour the collector detected, null until it has. */
   engineFlavor: () => Flavor | null;
+  /**
+   * SSH accounting, once the worker built it: a deleted account is forgotten there (its last
+   * bytes stored, its sessions and counters gone) so the collector never mistakes the missing
+   * counters for a flushed table. Absent in tools that run the lifecycle alone.
+   */
+  ssh?: { forget(user: string): Promise<void> };
 };

@@ -66,6 +66,11 @@ export class AccountLifecycle implements WorkerComponent {
     };
   }
 
+  /** Lets deletions tell SSH accounting to forget the account (see LifecycleDeps.ssh). */
+  attachSsh(ssh: NonNullable<LifecycleDeps["ssh"]>): void {
+    this.deps.ssh = ssh;
+  }
+
   async start(): Promise<void> {}
 
   /** Waits for the operation running now, so nothing is cut half-way. */

@@ -52,6 +52,7 @@ function components(ctx: WorkerContext): WorkerComponent[] {
   );
   // an SSH account's kernel quota ran out: the kernel cut it, the enforcer deletes it now
   const ssh = sshAccounting(ctx, (user) => void enforcer.enforce(user, "kernel-quota"));
+  lifecycle.attachSsh(ssh);
   ctx.accountListeners.push(() => ssh.syncLimits().catch(() => undefined));
   return [ssh, lifecycle, new CaptureComponent(ctx), enforcer];
 }

@@ -192,12 +192,21 @@ async function cutAcceptance(
       `${ranOut !== null && deleted !== null ? deleted - ranOut : "?"} ms; ` +
       `curl ended ${ranOut !== null ? result.endedAt - ranOut : "?"} ms after the quota ran out`,
   );
+  const story = worker.logLines
+    .filter((l) => l.includes(`"${name}"`) || /quota drop|NFLOG|notice/i.test(l))
+    .map((l) => {
+      const j = JSON.parse(l) as { time: string; msg: string; via?: string };
+      return `${j.time.slice(11)} ${j.msg}${j.via ? ` (${j.via})` : ""}`;
+    });
+  t.diagnostic(`worker lines for ${name}: ${story.join(" | ")}`);
   assert.ok(event, `a deletion event for ${name}:\n${worker.logLines.slice(-15).join("\n")}`);
   t.diagnostic(`event: used ${event.used_bytes} B, reason: ${event.reason}`);
   assert.ok(result.received <= LIMIT + 256 * KiB, `received ${result.received} B`);
   assert.ok(result.received > LIMIT - 512 * KiB, `not cut early: received ${result.received} B`);
   assert.notEqual(result.exitCode, 0, "the download was cut");
   assert.match(event.reason, /Bandwidth limit exceeded/, "reason");
+  // The kernel cut it and told the worker; a regular poll finding it over is the fallback only.
+  assert.match(event.reason, /its kernel quota ran out$/, "cut by the kernel quota, not a poll");
   // its tunnel is gone: the client saw its connection end
   const ended = await Promise.race([client.process.then(() => true), sleep(5000, false)]);
   assert.ok(ended, `${daemon} client connection ended`);

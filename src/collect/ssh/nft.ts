@@ -66,6 +66,24 @@ export class Nft {
     return parseQuotaListing(stdout);
   }
 
+  /**
+   * Counters and quota objects of a table from one listing (`nft -j list table`): both come from
+   * the same kernel dump, a few µs apart, so what a counter and a quota counted can be compared.
+   * An absent table gives empty maps.
+   */
+  async readCountersAndQuotas(
+    table: string,
+  ): Promise<{ counters: Map<string, CounterValue>; quotas: Map<string, QuotaValue> }> {
+    let stdout: string;
+    try {
+      stdout = await this.#exec(["-j", "list", "table", ...table.split(" ")]);
+    } catch (err) {
+      if (isNoSuchObject(err)) return { counters: new Map(), quotas: new Map() };
+      throw err;
+    }
+    return { counters: parseCounterListing(stdout), quotas: parseQuotaListing(stdout) };
+  }
+
   /** True if the table exists. */
   async hasTable(table: string): Promise<boolean> {
     try {

@@ -17,6 +17,7 @@ import {
   quotaName,
   quotaScript,
   type AccountCounters,
+  type CounterValue,
   type SessionKey,
 } from "./nft-ruleset.js";
 
@@ -179,19 +180,38 @@ export class SshCountingTable {
 
   /** Absolute per-account totals as the kernel holds them now. */
   async readUsage(): Promise<AccountUsage> {
-    const usage: AccountUsage = new Map();
-    for (const [name, value] of await this.nft.readCounters(TABLE)) {
-      const owner = parseCounterName(name);
-      if (!owner) continue;
-      let account = usage.get(owner.user);
-      if (!account) {
-        account = { up: { packets: 0, bytes: 0 }, dn: { packets: 0, bytes: 0 } };
-        usage.set(owner.user, account);
-      }
-      account[owner.direction] = value;
-    }
-    return usage;
+    return usageOf(await this.nft.readCounters(TABLE));
   }
+
+  /**
+   * Per-account totals and quota objects from one kernel dump, so that "counted by the quota"
+   * and "counted by the counters" describe the same instant (quota re-sync, see the collector).
+   */
+  async readSnapshot(): Promise<{ usage: AccountUsage; quotas: Map<string, QuotaValue> }> {
+    const { counters, quotas } = await this.nft.readCountersAndQuotas(TABLE);
+    const byUser = new Map<string, QuotaValue>();
+    for (const [name, value] of quotas) {
+      const user = parseQuotaName(name);
+      if (user !== null) byUser.set(user, value);
+    }
+    return { usage: usageOf(counters), quotas: byUser };
+  }
+}
+
+/** Groups named counters into per-account up/down totals; counters not made here are skipped. */
+function usageOf(counters: ReadonlyMap<string, CounterValue>): AccountUsage {
+  const usage: AccountUsage = new Map();
+  for (const [name, value] of counters) {
+    const owner = parseCounterName(name);
+    if (!owner) continue;
+    let account = usage.get(owner.user);
+    if (!account) {
+      account = { up: { packets: 0, bytes: 0 }, dn: { packets: 0, bytes: 0 } };
+      usage.set(owner.user, account);
+    }
+    account[owner.direction] = value;
+  }
+  return usage;
 }
 
 /**

@@ -7,7 +7,7 @@ import {
   ensureTableScript,
   parseCounterName,
 } from "../../../src/collect/ssh/nft-ruleset.js";
-import { parseCounterListing } from "../../../src/collect/ssh/nft.js";
+import { parseCounterListing, parseQuotaListing } from "../../../src/collect/ssh/nft.js";
 
 describe("nft scripts for SSH accounting", () => {
   it("keeps within nft 0.9.3's grammar: no typeof, no in/out chains, values only in the block", () => {
@@ -76,4 +76,30 @@ describe("nft scripts for SSH accounting", () => {
     });
     assert.deepEqual([...parseCounterListing(json)], [["u_bob_up", { packets: 5, bytes: 100 }]]);
   });
+});
+
+it("a whole-table listing gives its counter and quota objects, not the rules' anonymous ones", () => {
+  // `nft -j list table inet kuota` (nftables 1.0.6): named objects, a map, rules with
+  // anonymous counter and quota expressions that must not be taken for objects.
+  const json = JSON.stringify({
+    nftables: [
+      { metainfo: { version: "1.0.6", json_schema_version: 1 } },
+      { table: { family: "inet", name: "kuota", handle: 1 } },
+      { counter: { family: "inet", name: "u_bob_up", table: "kuota", packets: 5, bytes: 100 } },
+      { quota: { family: "inet", name: "q_bob", table: "kuota", bytes: 2000, used: 700 } },
+      {
+        map: {
+          family: "inet",
+          name: "ssh_q4",
+          table: "kuota",
+          map: "quota",
+          elem: [[{ concat: ["10.0.0.2", 40000] }, "q_bob"]],
+        },
+      },
+      { rule: { chain: "o", expr: [{ counter: { packets: 9, bytes: 9 } }] } },
+      { rule: { chain: "o", expr: [{ quota: { map: { data: "@ssh_q4" } } }, { drop: null }] } },
+    ],
+  });
+  assert.deepEqual([...parseCounterListing(json)], [["u_bob_up", { packets: 5, bytes: 100 }]]);
+  assert.deepEqual([...parseQuotaListing(json)], [["q_bob", { bytes: 2000, used: 700 }]]);
 });

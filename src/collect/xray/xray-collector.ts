@@ -19,7 +19,8 @@ const BACKOFF_MAX_MS = 30_000;
  */
 const MARK_PERSIST_MS = 60_000;
 
-type CounterName = Pick<CounterReading, "account" | "direction"> | null;
+/** A counter name parsed: the account (lowercased email), the email as the engine spells it. */
+type CounterName = (Pick<CounterReading, "account" | "direction"> & { email: string }) | null;
 /** Parsed counter names: the same ~2 per account come back every poll. Bounded. */
 const names = new Map<string, CounterName>();
 const NAMES_MAX = 500_000;
@@ -29,19 +30,31 @@ function parseName(name: string): CounterName {
   if (parsed !== undefined) return parsed;
   const m = STAT.exec(name);
   parsed = m
-    ? { account: (m[1] as string).toLowerCase(), direction: m[2] === "uplink" ? "up" : "down" }
+    ? {
+        account: (m[1] as string).toLowerCase(),
+        direction: m[2] === "uplink" ? "up" : "down",
+        email: m[1] as string,
+      }
     : null;
   if (names.size >= NAMES_MAX) names.clear();
   names.set(name, parsed);
   return parsed;
 }
 
-/** Turns engine counters into store readings; the account is the lowercased email. */
-export function toReadings(stats: { name: string; value: number }[]): CounterReading[] {
+/**
+ * Turns engine counters into store readings; the account is the lowercased email.
+ * @param emails when given, records the engine's spelling of emails that are not lowercase
+ *   (`Alice` for account `alice`), for {@link accountPattern}
+ */
+export function toReadings(
+  stats: { name: string; value: number }[],
+  emails?: Map<string, string>,
+): CounterReading[] {
   const out: CounterReading[] = [];
   for (const s of stats) {
     const parsed = parseName(s.name);
     if (parsed === null) continue;
+    if (emails && parsed.email !== parsed.account) emails.set(parsed.account, parsed.email);
     out.push({
       counter: s.name,
       account: parsed.account,
@@ -50,6 +63,15 @@ export function toReadings(stats: { name: string; value: number }[]): CounterRea
     });
   }
   return out;
+}
+
+/**
+ * The QueryStats pattern that reads one account's counters. The engine matches patterns as
+ * case-sensitive substrings, so an email spelled `Alice` in the config is asked for as such;
+ * the trailing ">>>" keeps "al" from matching "alice".
+ */
+export function accountPattern(account: string, emails: ReadonlyMap<string, string>): string {
+  return `user>>>${emails.get(account) ?? account}>>>`;
 }
 
 export type XrayCollectorOptions = {
@@ -84,6 +106,8 @@ export type XrayStatus = {
 export class XrayCollector {
   private client: EngineClient | null = null;
   private readonly detector = new RestartDetector();
+  /** Emails the engine spells with capitals, by account: for the per-account fast poll. */
+  private readonly emails = new Map<string, string>();
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
   private stopped = false;
@@ -195,8 +219,9 @@ export class XrayCollector {
 
   private async queryUsers(client: EngineClient, names: string[] | null) {
     if (names === null) return client.queryStats("user>>>");
-    // The pattern is a substring match; the trailing ">>>" keeps "al" from matching "alice".
-    const parts = await Promise.all(names.map((n) => client.queryStats(`user>>>${n}>>>`)));
+    const parts = await Promise.all(
+      names.map((n) => client.queryStats(accountPattern(n, this.emails))),
+    );
     return parts.flat();
   }
 
@@ -226,7 +251,9 @@ export class XrayCollector {
     const at = this.now();
     // Emails are matched case-insensitively by the engine; keep only the asked accounts.
     const wanted = names ? new Set(names) : null;
-    const readings = toReadings(stats).filter((r) => !wanted || wanted.has(r.account));
+    const readings = toReadings(stats, names === null ? this.emails : undefined).filter(
+      (r) => !wanted || wanted.has(r.account),
+    );
     const saveMark =
       verdict === "restarted" || performance.now() - this.markSavedAt >= MARK_PERSIST_MS;
     const applied = await this.opts.store.applyCounters({

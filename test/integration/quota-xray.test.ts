@@ -16,16 +16,19 @@ import { WorkerSandbox } from "../rig/worker.js";
 import { readXrayConfig, listAccounts } from "../../src/accounts/xray-config.js";
 import { removeClient } from "../../src/accounts/config-edit.js";
 import type { CreatedAccount } from "../../src/control/api.js";
+import { ControlClient } from "../../src/control/client.js";
 
 const MiB = 1024 * 1024;
 const keep = makeAccount("vless", "free-vl");
+/** An account sellers made by hand, its email capitalised: kuota adopts it as "cap-vl". */
+const capitalised = makeAccount("vless", "Cap-VL");
 
 let server: RigServer;
 let payload: PayloadServer;
 let worker: WorkerSandbox;
 
 before(async () => {
-  server = await startV2rayServer({ accounts: [keep], format: "commented" });
+  server = await startV2rayServer({ accounts: [keep, capitalised], format: "commented" });
   payload = await startPayloadServer();
   worker = new WorkerSandbox({
     XRAY_API: `127.0.0.1:${server.apiPort}`,
@@ -194,4 +197,29 @@ test("`kuota check` runs one pass and says what it did", async () => {
   const out = JSON.parse(r.stdout) as { polled: string[]; actions: unknown[] };
   assert.deepEqual(out.polled, ["xray"]);
   assert.ok(Array.isArray(out.actions), "actions listed");
+});
+
+test("a hot account whose email has capitals is read on its own at the fast pace too", async (t) => {
+  // 100 MiB left is within one regular poll at KUOTA_LINK_MBPS: the account is hot at once.
+  const r = await worker.cli(["account", "limit", "cap-vl", "100MiB"]);
+  assert.equal(r.code, 0, r.stderr);
+  const client = await startV2rayClient(server, capitalised);
+  const download = startCurlDownload(payload.bytesUrl(30 * MiB, { rate: 10 * MiB }), {
+    socksPort: client.socksPort,
+    maxTimeSec: 10,
+  });
+  // Fast polls store its usage every ~10 ms; the regular poll alone would move it once a second.
+  await sleep(500);
+  const api = new ControlClient(worker.env.KUOTA_SOCKET as string);
+  const seen = new Set<number>();
+  const until = Date.now() + 2000;
+  while (Date.now() < until) {
+    const view = await api.get<{ total_usage: { total_bytes: number } }>("/v1/usage/cap-vl");
+    seen.add(view.total_usage.total_bytes);
+    await sleep(100);
+  }
+  const result = await download.result;
+  t.diagnostic(`${seen.size} distinct stored totals in 2 s; curl exit ${result.exitCode}`);
+  assert.equal(result.exitCode, 0, "the download completed within its limit");
+  assert.ok(seen.size >= 8, `usage stored at the fast pace (${seen.size} distinct totals in 2 s)`);
 });

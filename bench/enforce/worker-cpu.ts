@@ -102,15 +102,20 @@ async function measure(row: Row, pollMs: number): Promise<Measured> {
   {
     // Adopt the accounts and set their limits before the measured run, so the window (and a
     // profile) holds the steady state, not the set-up (6,000 limit changes through the socket
-    // while 5,000 accounts are busy take minutes).
-    const first = spawn(process.execPath, [BIN, "worker"], { env, stdio: "ignore" });
-    await sleep(3000);
-    first.kill("SIGTERM");
-    await new Promise((r) => first.once("exit", r));
+    // while 5,000 accounts are busy take minutes). A second short run writes every usage file
+    // with its limit at its stop, as a restarted worker finds them on a seller's server.
+    const setUpRun = async () => {
+      const run = spawn(process.execPath, [BIN, "worker"], { env, stdio: "ignore" });
+      await sleep(3000);
+      run.kill("SIGTERM");
+      await new Promise((r) => run.once("exit", r));
+    };
+    await setUpRun();
     const { default: Database } = await import("better-sqlite3");
     const db = new Database(join(dir, "kuota.db"));
     db.prepare("UPDATE accounts SET limit_bytes = ?").run(LIMIT);
     db.close();
+    await setUpRun();
   }
   const nodeArgs = profile ? ["--cpu-prof", "--cpu-prof-dir", profile] : [];
   const worker = spawn(process.execPath, [...nodeArgs, BIN, "worker"], {

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, existsSync, readdirSync } from "node:fs";
+import { mkdtempSync, readFileSync, existsSync, readdirSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { UsageFiles, usageDocument } from "../../../src/export/usage-files.js";
@@ -129,4 +129,30 @@ test("past its time budget a flush leaves the rest for the next, oldest first, n
     "c.json",
     "d.json",
   ]);
+});
+
+test("after a restart a file already holding the figures is left alone; a stale one is replaced", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "kuota-usage-"));
+  const figures = new Map([
+    ["same", account("same", 1, 2)],
+    ["moved", account("moved", 1, 2)],
+  ]);
+  const store = {
+    getAccount: async (n: string) => figures.get(n) ?? null,
+    listAccounts: async () => [...figures.values()],
+  };
+  const first = new UsageFiles(dir, store, silentLogger);
+  first.markDirty(["same", "moved"]);
+  await first.flush(true);
+  const inode = (n: string) => statSync(join(dir, "usage", `${n}.json`)).ino;
+  const before = { same: inode("same"), moved: inode("moved") };
+
+  figures.set("moved", account("moved", 10, 20));
+  const restarted = new UsageFiles(dir, store, silentLogger);
+  restarted.markDirty(["same", "moved"]);
+  await restarted.flush(true);
+  assert.equal(inode("same"), before.same, "unchanged figures: the same file, not replaced");
+  assert.notEqual(inode("moved"), before.moved, "new figures: replaced");
+  const doc = JSON.parse(readFileSync(join(dir, "usage", "moved.json"), "utf8"));
+  assert.equal(doc.total_usage.total_bytes, 30);
 });

@@ -63,10 +63,10 @@ const WRITE_SLICE = 100;
 
 /**
  * Time one flush may spend writing files (ms; the flush runs every 200 ms, so at most 5 % of a
- * core). A replace costs ~40-300 µs on ext4 on a virtual disk (the rename over the old file makes
- * ext4 start writing the new one out; measured in bench/README.md), so with hundreds of accounts
- * busy at once the files would otherwise cost more than all the counting. Past the budget the
- * oldest files are written first and the rest wait for the next flush.
+ * core). A replace costs 40 µs to 1 ms on ext4 on a virtual disk (measured on the development
+ * machine; bench/enforce/RESULTS.md), so with hundreds of accounts busy at once the files would
+ * otherwise cost more than all the counting. Past the budget the oldest files are written first
+ * and the rest wait for the next flush.
  */
 export const USAGE_FILE_FLUSH_BUDGET_MS = 10;
 

@@ -41,14 +41,8 @@ export class Nft {
    * @param table family and name, e.g. `inet kuota`
    */
   async readCounters(table: string): Promise<Map<string, CounterValue>> {
-    let stdout: string;
-    try {
-      stdout = await this.#exec(["-j", "list", "counters", "table", ...table.split(" ")]);
-    } catch (err) {
-      if (isNoSuchObject(err)) return new Map();
-      throw err;
-    }
-    return parseCounterListing(stdout);
+    const stdout = await this.#listing(["counters", "table"], table);
+    return stdout === null ? new Map() : parseCounterListing(stdout);
   }
 
   /**
@@ -56,14 +50,8 @@ export class Nft {
    * absent table gives an empty map.
    */
   async readQuotas(table: string): Promise<Map<string, QuotaValue>> {
-    let stdout: string;
-    try {
-      stdout = await this.#exec(["-j", "list", "quotas", "table", ...table.split(" ")]);
-    } catch (err) {
-      if (isNoSuchObject(err)) return new Map();
-      throw err;
-    }
-    return parseQuotaListing(stdout);
+    const stdout = await this.#listing(["quotas", "table"], table);
+    return stdout === null ? new Map() : parseQuotaListing(stdout);
   }
 
   /**
@@ -74,13 +62,7 @@ export class Nft {
   async readCountersAndQuotas(
     table: string,
   ): Promise<{ counters: Map<string, CounterValue>; quotas: Map<string, QuotaValue> }> {
-    let stdout: string;
-    try {
-      stdout = await this.#exec(["-j", "list", "table", ...table.split(" ")]);
-    } catch (err) {
-      if (isNoSuchObject(err)) return { counters: new Map(), quotas: new Map() };
-      throw err;
-    }
+    const stdout = (await this.#listing(["table"], table)) ?? '{"nftables": []}';
     return { counters: parseCounterListing(stdout), quotas: parseQuotaListing(stdout) };
   }
 
@@ -98,6 +80,16 @@ export class Nft {
   /** The JSON listing of one object, e.g. `["map", "inet", "kuota", "ssh_up4"]`. */
   async listJson(args: readonly string[]): Promise<unknown> {
     return JSON.parse(await this.#exec(["-j", "list", ...args])) as unknown;
+  }
+
+  /** `nft -j list WHAT... FAMILY NAME`, or null when the table is absent. */
+  async #listing(what: string[], table: string): Promise<string | null> {
+    try {
+      return await this.#exec(["-j", "list", ...what, ...table.split(" ")]);
+    } catch (err) {
+      if (isNoSuchObject(err)) return null;
+      throw err;
+    }
   }
 
   async #exec(args: string[], input?: string): Promise<string> {

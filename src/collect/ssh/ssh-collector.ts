@@ -411,12 +411,6 @@ export class SshCollector implements WorkerComponent {
       }
     }
     if (due.length === 0) return;
-    const why = new Map(
-      due.map((u) => [
-        u,
-        { had: this.#quotas.get(u) ?? null, inKernel: kernel.has(u), only: only !== null },
-      ]),
-    );
     // Counters and quotas from one kernel dump: `counted + limit - usage` then holds exactly what
     // is left, even at full speed (two separate reads let ~200 KB through at 20 MB/s).
     const snapshot = await this.#table.readSnapshot();
@@ -442,14 +436,7 @@ export class SshCollector implements WorkerComponent {
       this.#quotas.set(user, limit);
       if (usage < limit) this.#over.delete(user);
       this.#log.debug(
-        {
-          user,
-          limitBytes: limit,
-          usedBytes: usage,
-          bytes: over - counted,
-          counted,
-          ...why.get(user),
-        },
+        { user, limitBytes: limit, usedBytes: usage, bytes: over - counted, counted },
         "SSH quota set",
       );
     }

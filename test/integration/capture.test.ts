@@ -214,23 +214,35 @@ test("records the SNI of every Chromium connection, split ClientHellos included"
   sniffer.kill("SIGINT");
   await sniffer;
 
-  const recorded = new Set((await hosts("--limit 1000 --search cap.test")).map((h) => h.host));
-  const missing = NAMES.filter((n) => !recorded.has(n));
-  assert.deepEqual(
-    missing,
-    [],
-    `every SNI recorded (missing ${missing.length} of ${NAMES.length})`,
-  );
-
+  // What Chromium sent is the stimulus; check it first so a Chromium hiccup is not read as loss.
   const split = namesOutsideFirstSegment(readFileSync(wire), NAMES);
   t.diagnostic(
     `${NAMES.length} names; SNI outside the first segment in ${split.outside} of ${split.seen} connections`,
   );
-  assert.ok(split.seen >= NAMES.length, `the wire capture saw every name (${split.seen})`);
+  const unsent = NAMES.filter((n) => !split.names.has(n));
+  assert.deepEqual(unsent, [], `Chromium sent a ClientHello for every name (${split.seen} seen)`);
   assert.ok(
     split.outside > 0,
     `some ClientHellos had the SNI past the first segment (${split.outside})`,
   );
+
+  // Recorded within the settle time on a quiet machine; a loaded one may take longer, so wait
+  // (bounded) before calling a name lost, and say what the pipeline counted if it is.
+  let missing: string[] = NAMES;
+  for (const deadline = Date.now() + 15_000; ; await sleep(250)) {
+    const recorded = new Set((await hosts("--limit 1000 --search cap.test")).map((h) => h.host));
+    missing = NAMES.filter((n) => !recorded.has(n));
+    if (missing.length === 0 || Date.now() > deadline) break;
+  }
+  if (missing.length > 0) {
+    const status = await captureStatus();
+    const warnings = worker.logLines.filter((l) => /"level":(40|50|60)/.test(l)).slice(-10);
+    assert.fail(
+      `every SNI recorded: missing ${missing.length} of ${NAMES.length} (${missing.join(", ")}); ` +
+        `capture status ${JSON.stringify(status)}; rule counter ${await captureCounter()}; ` +
+        `worker warnings:\n${warnings.join("\n")}`,
+    );
+  }
 });
 
 test("records a padded WebSocket upgrade and X-Forwarded-Host", async () => {
@@ -321,7 +333,7 @@ test("a 50 MB upload on one connection yields only its first few records", async
 function namesOutsideFirstSegment(
   pcap: Buffer,
   names: string[],
-): { seen: number; outside: number } {
+): { seen: number; outside: number; names: Set<string> } {
   const flows = new Map<string, Buffer[]>();
   for (const record of new PcapStream().feed(pcap)) {
     const ip = networkPacket(record.linkType, record.data);
@@ -332,12 +344,14 @@ function namesOutsideFirstSegment(
   }
   let seen = 0;
   let outside = 0;
+  const found = new Set<string>();
   for (const segments of flows.values()) {
     const whole = Buffer.concat(segments.slice(0, 4)).toString("latin1");
     const name = names.find((n) => whole.includes(n));
     if (name === undefined) continue;
     seen++;
+    found.add(name);
     if (!(segments[0] as Buffer).toString("latin1").includes(name)) outside++;
   }
-  return { seen, outside };
+  return { seen, outside, names: found };
 }

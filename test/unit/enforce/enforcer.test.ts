@@ -2,13 +2,15 @@
  * The enforcer's timing without the engine: expiry dates are acted on when they come, a failed
  * cut is retried on its own timer, and a limit change is seen at once. The store is the real
  * SQLite store; the cut is recorded instead of run (the lifecycle's delete has its own tests).
+ * The clock is node:test's mock (setTimeout and Date), so "not before the date" is exact and a
+ * loaded machine cannot make it flaky; real I/O still completes between ticks (see `settle`).
  */
-import { afterEach, test } from "node:test";
+import { afterEach, mock, test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
+import { setImmediate as turn } from "node:timers/promises";
 import { Enforcer, type CutAccount } from "../../../src/enforce/enforcer.js";
 import { SqliteStore } from "../../../src/store/sqlite/sqlite-store.js";
 import { silentLogger } from "../../../src/core/log.js";
@@ -19,11 +21,42 @@ import type { DeletionReport } from "../../../src/control/api.js";
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0)) await c();
+  mock.timers.reset();
 });
 
 type Cut = { name: string; reason: string; atMs: number };
 
+/** The real timer, kept before the mock replaces it: waiting for I/O must not move the mock clock. */
+const realSetTimeout = globalThis.setTimeout;
+
+/**
+ * Lets promise chains and real I/O (the store, a stat of the config) run while the mock clock
+ * stands still: however long they take in real time, they see the same mock "now".
+ */
+async function settle(): Promise<void> {
+  for (let round = 0; round < 3; round++) {
+    for (let i = 0; i < 10; i++) await turn();
+    await new Promise((resolve) => realSetTimeout(resolve, 2));
+  }
+}
+
+/** Settles until `done` holds (bounded in real time), without moving the mock clock. */
+async function until(done: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 300 && !done(); i++) await settle();
+  assert.ok(done(), what);
+  await settle();
+}
+
+/** Moves the mock clock in steps, settling after each, so timers armed on the way fire in order. */
+async function advance(ms: number, stepMs = 50): Promise<void> {
+  for (let left = ms; left > 0; left -= stepMs) {
+    mock.timers.tick(Math.min(stepMs, left));
+    await settle();
+  }
+}
+
 async function setup(cut?: (name: string) => DeletionReport) {
+  mock.timers.enable({ apis: ["setTimeout", "Date"], now: Date.now() });
   const dir = mkdtempSync(join(tmpdir(), "kuota-enforcer-"));
   const store = new SqliteStore(join(dir, "kuota.db"));
   const cuts: Cut[] = [];
@@ -48,9 +81,9 @@ async function setup(cut?: (name: string) => DeletionReport) {
     usageListeners,
     accountListeners,
   } as unknown as WorkerContext;
-  const started = performance.now();
+  const started = Date.now();
   const record: CutAccount = async (name, reason) => {
-    cuts.push({ name, reason, atMs: performance.now() - started });
+    cuts.push({ name, reason, atMs: Date.now() - started });
     const report = cut?.(name) ?? { account: name, protocol: "vless", steps: [], complete: true };
     if (report.complete) await store.removeAccount(name);
     return report;
@@ -75,13 +108,15 @@ test("an account is cut when its expiry date comes, not before", async () => {
   await s.add("later", null, new Date(Date.now() + 400).toISOString());
   await s.add("never", 10 ** 12, null);
   await s.enforcer.start();
-  await sleep(200);
+  await advance(399, 57);
   assert.equal(s.cuts.length, 0, "nothing cut before the date");
-  for (let i = 0; i < 40 && s.cuts.length === 0; i++) await sleep(50);
-  assert.equal(s.cuts.length, 1);
+  mock.timers.tick(1);
+  await until(() => s.cuts.length === 1, "cut at the date");
   assert.equal(s.cuts[0]?.name, "later");
   assert.match(s.cuts[0]?.reason ?? "", /^Expired on /);
-  assert.ok((s.cuts[0]?.atMs ?? 0) >= 380, `cut at ${s.cuts[0]?.atMs.toFixed(0)} ms`);
+  assert.equal(s.cuts[0]?.atMs, 400, "cut when the date came");
+  await advance(120_000, 10_000);
+  assert.equal(s.cuts.length, 1, "the account without an expiry is never cut");
 });
 
 test("an expiry date set while running is seen at the change, not at the next refresh", async () => {
@@ -92,7 +127,10 @@ test("an expiry date set while running is seen at the change, not at the next re
     .prepare("UPDATE accounts SET expires_at = ? WHERE name = ?")
     .run(new Date(Date.now() + 200).toISOString(), "alice");
   s.changed();
-  for (let i = 0; i < 40 && s.cuts.length === 0; i++) await sleep(50);
+  await advance(150);
+  assert.equal(s.cuts.length, 0, "not before the new date");
+  mock.timers.tick(50);
+  await until(() => s.cuts.length > 0, "cut at the new date");
   assert.deepEqual(
     s.cuts.map((c) => c.name),
     ["alice"],
@@ -109,11 +147,21 @@ test("a failed cut is retried after 1 s, and a partial one until it completes", 
   }));
   await s.add("over", 1000, new Date(Date.now() - 1000).toISOString());
   await s.enforcer.start();
-  for (let i = 0; i < 160 && s.cuts.length < 3; i++) await sleep(50);
-  assert.equal(s.cuts.length, 3, "two partial cuts, then a complete one");
-  const gapMs = (s.cuts[1]?.atMs ?? 0) - (s.cuts[0]?.atMs ?? 0);
-  assert.ok(gapMs >= 950 && gapMs < 3000, `first retry after ${gapMs.toFixed(0)} ms`);
-  await sleep(1200);
+  assert.equal(s.cuts.length, 1, "cut at start: the date has passed");
+  await advance(999);
+  assert.equal(s.cuts.length, 1, "no retry before 1 s");
+  mock.timers.tick(1);
+  await until(() => s.cuts.length === 2, "retried after 1 s");
+  await advance(4_999);
+  assert.equal(s.cuts.length, 2, "the second retry waits 5 s");
+  mock.timers.tick(1);
+  await until(() => s.cuts.length === 3, "two partial cuts, then a complete one");
+  assert.deepEqual(
+    s.cuts.map((c) => c.atMs),
+    [0, 1000, 6000],
+    "cut at start, then retried after 1 s and 5 s",
+  );
+  await advance(200_000, 10_000);
   assert.equal(s.cuts.length, 3, "no cut after the complete one");
 });
 
@@ -133,7 +181,7 @@ test("usage that reaches the limit is cut at once; usage below it is not", async
     updatedAt: new Date().toISOString(),
   });
   for (const listener of s.usageListeners) listener([usage("bob", 5000), usage("carol", 4999)]);
-  await sleep(100);
+  await settle();
   assert.deepEqual(
     s.cuts.map((c) => c.name),
     [],
@@ -142,7 +190,7 @@ test("usage that reaches the limit is cut at once; usage below it is not", async
   s.store.db.prepare("UPDATE usage SET down_bytes = 5000 WHERE name = 'bob'").run();
   s.store.db.prepare("UPDATE usage SET down_bytes = 4999 WHERE name = 'carol'").run();
   for (const listener of s.usageListeners) listener([usage("bob", 5000), usage("carol", 4999)]);
-  await sleep(100);
+  await settle();
   assert.deepEqual(
     s.cuts.map((c) => c.name),
     ["bob"],

@@ -42,6 +42,13 @@ const UP = 10 * MiB;
 const POLL_MS = 200;
 const OFFLOADS = process.env["KUOTA_TEST_OFFLOADS"] !== "off";
 const MAX_OVER = OFFLOADS ? 0.015 : 0.06;
+/**
+ * Bound of the socat case. Its claim is "once, not twice" (twice reads +100 %); the counted leg is
+ * sshd ⇄ socat on loopback, where one CI run under load read +2.0 % once (+0.17…0.82 % otherwise),
+ * so framing and retransmissions there get the wire-size bound. The diagnostic says how many
+ * segments the server namespace retransmitted during the transfer.
+ */
+const LOOPBACK_MAX_OVER = 0.06;
 
 type Figures = { up: number; dn: number };
 
@@ -222,15 +229,32 @@ async function transfer(
   return moved ?? 0;
 }
 
-function within(t: TestContext, counted: number, payload: number, what: string): void {
+function within(
+  t: TestContext,
+  counted: number,
+  payload: number,
+  what: string,
+  bound = MAX_OVER,
+): void {
   const over = (counted - payload) / payload;
   t.diagnostic(
     `${what}: counted ${counted} B for ${payload} B (${over >= 0 ? "+" : ""}${(over * 100).toFixed(3)} %, offloads ${OFFLOADS ? "on" : "off"})`,
   );
   assert.ok(
-    over >= 0 && over <= MAX_OVER,
-    `${what}: counted ${counted} B for ${payload} B (${(over * 100).toFixed(3)} %)`,
+    over >= 0 && over <= bound,
+    `${what}: counted ${counted} B for ${payload} B (${(over * 100).toFixed(3)} %, bound ${bound * 100} %)`,
   );
+}
+
+/** TCP segments the server namespace has retransmitted so far (/proc/net/snmp). */
+async function retransmitted(): Promise<number> {
+  const { stdout } = await rig.exec("server", "cat", ["/proc/net/snmp"]);
+  const [names, values] = String(stdout)
+    .split("\n")
+    .filter((l) => l.startsWith("Tcp:"))
+    .map((l) => l.split(/\s+/));
+  const at = names?.indexOf("RetransSegs") ?? -1;
+  return Number(values?.[at] ?? NaN);
 }
 
 /** Downloads DOWN, then uploads UP, checking each direction's growth of `user`'s usage. */
@@ -239,14 +263,17 @@ async function downThenUp(
   user: TestUser,
   via: { socks: number } | { forward: number },
   label: string,
+  bound = MAX_OVER,
 ): Promise<void> {
+  const retransBefore = await retransmitted();
   const start = await settled(user);
   await transfer(via, { down: DOWN });
   const mid = await settled(user);
   await transfer(via, { up: UP });
   const end = await settled(user);
-  within(t, mid.dn - start.dn, DOWN, `${label} download`);
-  within(t, end.up - mid.up, UP, `${label} upload`);
+  t.diagnostic(`${label}: ${(await retransmitted()) - retransBefore} TCP segment(s) retransmitted`);
+  within(t, mid.dn - start.dn, DOWN, `${label} download`, bound);
+  within(t, end.up - mid.up, UP, `${label} upload`, bound);
 }
 
 describe("SSH accounting in the worker", () => {
@@ -288,7 +315,7 @@ describe("SSH accounting in the worker", () => {
         (await table.mappedSessions()).some((s) => s.ip === "127.0.0.1" && s.port === port),
         "keyed on the proxy's loopback address",
       );
-      await downThenUp(t, alice, { socks: 1081 }, "openssh via socat");
+      await downThenUp(t, alice, { socks: 1081 }, "openssh via socat", LOOPBACK_MAX_OVER);
     },
   );
 

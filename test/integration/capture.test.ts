@@ -39,6 +39,7 @@ const vless = makeAccount("vless", "vl-cap");
 let rig: NetRig;
 let worker: WorkerSandbox;
 let v2ray: V2rayProcess;
+let v2rayClient: V2rayProcess;
 let payload: PayloadServer;
 let clientSocks: number;
 let serverScripts: ResultPromise;
@@ -163,9 +164,10 @@ before(async () => {
   payload = await startPayloadServer();
   clientSocks = await freePort();
   const endpoint = endpointFor(serverOptions, vless);
-  await startV2ray(buildClientConfig({ socksPort: clientSocks, endpoint, account: vless }), {
-    name: "capture-client",
-  });
+  v2rayClient = await startV2ray(
+    buildClientConfig({ socksPort: clientSocks, endpoint, account: vless }),
+    { name: "capture-client" },
+  );
 
   worker = new WorkerSandbox({
     CAPTURE_ENABLED: "true",
@@ -178,7 +180,6 @@ before(async () => {
 });
 
 test("records the SNI of every Chromium connection, split ClientHellos included", async (t) => {
-  const profile = mkdtempSync(join(rig.dir, "chromium-"));
   const wire = join(rig.dir, "wire.pcap");
   const sniffer = rig.spawn("server", "tcpdump", [
     "-i",
@@ -191,31 +192,39 @@ test("records the SNI of every Chromium connection, split ClientHellos included"
     "tcp dst port 443",
   ]);
   await sleep(1_000);
-  await rig.exec("client", "timeout", [
-    "60",
-    "chromium",
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-features=HttpsUpgrades",
-    `--user-data-dir=${profile}`,
-    "--ignore-certificate-errors",
-    `--host-resolver-rules=MAP * ${rig.addr.serverForClient}`,
-    "--virtual-time-budget=10000",
-    "--dump-dom",
-    `https://${NAMES[0]}/`,
-  ]);
+  // What Chromium sent is the stimulus, read from the wire: the assertion below is on what kuota
+  // recorded of it. Chromium is run again (fresh profile, at most 3 runs) only if the wire shows
+  // it left names out, so a Chromium hiccup is neither read as loss nor hides one.
+  let split = namesOutsideFirstSegment(Buffer.alloc(0), NAMES);
+  for (let run = 1; run <= 3; run++) {
+    await rig.exec("client", "timeout", [
+      "60",
+      "chromium",
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+      "--disable-features=HttpsUpgrades",
+      `--user-data-dir=${mkdtempSync(join(rig.dir, "chromium-"))}`,
+      "--ignore-certificate-errors",
+      `--host-resolver-rules=MAP * ${rig.addr.serverForClient}`,
+      "--virtual-time-budget=10000",
+      "--dump-dom",
+      `https://${NAMES[0]}/`,
+    ]);
+    await sleep(500);
+    split = namesOutsideFirstSegment(readFileSync(wire), NAMES);
+    if (split.names.size === NAMES.length) break;
+    t.diagnostic(`Chromium run ${run} sent ${split.names.size} of ${NAMES.length} names; again`);
+  }
   await sleep(SETTLE_MS);
   sniffer.kill("SIGINT");
   await sniffer;
-
-  // What Chromium sent is the stimulus; check it first so a Chromium hiccup is not read as loss.
-  const split = namesOutsideFirstSegment(readFileSync(wire), NAMES);
+  split = namesOutsideFirstSegment(readFileSync(wire), NAMES);
   t.diagnostic(
     `${NAMES.length} names; SNI outside the first segment in ${split.outside} of ${split.seen} connections`,
   );
@@ -288,6 +297,12 @@ test("one hosts.log line and count 100 for 100 connections in mixed case", async
 test("records a VLESS client's destination with its account and service", async () => {
   const figures = await curlDownload(`http://dest.cap.test:${payload.port}/bytes/1000`, {
     socksPort: clientSocks,
+  }).catch((err: Error) => {
+    const tail = (p: V2rayProcess) => p.readLog().trimEnd().split("\n").slice(-8).join("\n");
+    throw new Error(
+      `${err.message}\nv2ray server log:\n${tail(v2ray)}\nv2ray client log:\n${tail(v2rayClient)}`,
+      { cause: err },
+    );
   });
   assert.equal(figures.httpCode, 200, "the download through VLESS worked");
   const deadline = Date.now() + 5_000;

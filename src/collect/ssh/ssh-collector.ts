@@ -8,14 +8,9 @@
  * table is lost (reboot, `nft flush ruleset`) it is recreated with them and counting continues:
  * what flowed between the last read and the loss (at most one poll) is the only gap.
  *
- * Limited accounts get a kernel quota object (`q_<user>`) holding what is left of their limit,
- * referenced by both directions of each of their sessions. When it runs out, the kernel drops the
- * account's packets and logs the first ones to NFLOG group KUOTA_QUOTA_NFLOG_GROUP; the collector
- * finds the session from the packet's addresses, reads the account's counters into the store and
- * calls `onQuotaOver`, so the deletion follows without waiting for a poll. The quota counts the
- * same packets as the counters (its drop rule comes first), so it never drifts from the stored
- * usage; it is set again (`over = counted + limit - usage`) when a limit changes and rebuilt with
- * the table after a flush.
+ * Limited accounts also get a kernel quota object (ssh-quotas.ts), referenced from their mapped
+ * sessions: the collector maps sessions, the quota part keeps the objects in step with the limits
+ * and reports an account whose quota ran out through `onQuotaOver`.
  */
 import { execa } from "execa";
 import { OperatorError } from "../../core/errors.js";
@@ -44,7 +39,8 @@ import {
   type AccountCounters,
   type SessionKey,
 } from "./nft-ruleset.js";
-import { QuotaNotices, type DroppedPacket } from "./quota-notices.js";
+import type { QuotaNotices } from "./quota-notices.js";
+import { SshQuotas, type MappedSession } from "./ssh-quotas.js";
 import { SshCountingTable, type AccountUsage } from "./ssh-table.js";
 
 /** Source name of SSH counters in the store. */
@@ -106,16 +102,12 @@ export class SshCollector implements WorkerComponent {
    * What the kernel maps, as far as this process knows: session key → account, and whether the
    * session also counts against the account's quota object.
    */
-  readonly #mapped = new Map<string, SessionKey & { user: string; quota?: boolean }>();
+  readonly #mapped = new Map<string, MappedSession>();
   /** Rebuild rounds so far (the first is always full). */
   #rebuilds = 0;
   /** Whether no session was mapped at the last full counter read. */
   #idleAtLastRead = false;
-  /** Accounts with a kernel quota object → the limit (bytes) it was last set for. */
-  readonly #quotas = new Map<string, number>();
-  /** Accounts whose quota ran out and were reported to `onQuotaOver`. */
-  readonly #over = new Set<string>();
-  #notices: QuotaNotices | null = null;
+  readonly #quotas: SshQuotas;
   /** Dropbear child pid → account, from login lines and from the map (Dropbear hides the user). */
   readonly #dropbearUsers = new Map<number, string>();
   /** Accounts whose counters were deleted on purpose: never restored from the store. */
@@ -144,6 +136,22 @@ export class SshCollector implements WorkerComponent {
       options.quotaGroup ?? DEFAULT_QUOTA_NFLOG_GROUP,
     );
     this.#sources = options.sources ?? this.#defaultSources();
+    this.#quotas = new SshQuotas({
+      table: this.#table,
+      store: options.store,
+      log: options.log,
+      sshPorts: options.sshPorts,
+      group: options.quotaGroup ?? DEFAULT_QUOTA_NFLOG_GROUP,
+      ...(options.quotaNotices !== undefined ? { notices: options.quotaNotices } : {}),
+      ...(options.onQuotaOver ? { onQuotaOver: options.onQuotaOver } : {}),
+      host: {
+        sessionsOf: (user) => [...this.#mapped.values()].filter((m) => m.user === user),
+        userAt: (key) => this.#mapped.get(keyOf(key))?.user,
+        managed: () => this.#managed(),
+        apply: (usage, only) => this.#apply(usage, only),
+        pollAccounts: (names) => this.pollAccounts(names),
+      },
+    });
   }
 
   async start(): Promise<void> {
@@ -161,7 +169,7 @@ export class SshCollector implements WorkerComponent {
       return;
     }
     this.#enabled = true;
-    await this.#startNotices();
+    await this.#quotas.start();
     await this.#exclusive(() => this.#rebuild());
     for (const source of this.#sources) await source.start((lines) => this.#onLines(lines));
     this.#schedulePoll(0);
@@ -181,7 +189,7 @@ export class SshCollector implements WorkerComponent {
     if (this.#pollTimer) clearTimeout(this.#pollTimer);
     if (this.#rebuildTimer) clearTimeout(this.#rebuildTimer);
     if (this.#enabled) for (const source of this.#sources) await source.stop();
-    await this.#notices?.stop();
+    await this.#quotas.stop();
     await this.#inFlight;
     // the last growth is stored before the worker exits
     if (this.#enabled)
@@ -260,8 +268,7 @@ export class SshCollector implements WorkerComponent {
       await this.#poll(new Set([user]));
       for (const [key, m] of this.#mapped) if (m.user === user) this.#mapped.delete(key);
       await this.#table.deleteAccount(user);
-      this.#quotas.delete(user);
-      this.#over.delete(user);
+      this.#quotas.forget(user);
       this.#counted.delete(user);
     });
   }
@@ -325,121 +332,9 @@ export class SshCollector implements WorkerComponent {
     return account?.protocol === "ssh" ? account.limitBytes : undefined;
   }
 
-  /**
-   * Starts the NFLOG reader of quota drops. Without it (no tcpdump, group taken) the kernel still
-   * cuts, and over quotas are found by reading the quota objects at each regular poll.
-   */
-  async #startNotices(): Promise<void> {
-    if (this.#opts.quotaNotices === null) return;
-    const group = this.#opts.quotaGroup ?? DEFAULT_QUOTA_NFLOG_GROUP;
-    const notices =
-      this.#opts.quotaNotices ??
-      new QuotaNotices({
-        group,
-        onDrop: (packet) => this.#onDrop(packet),
-        onExit: (detail) => {
-          this.#notices = null;
-          this.#log.warn(
-            { detail },
-            "the quota NFLOG reader stopped; over quotas are found at each poll",
-          );
-        },
-      });
-    try {
-      await notices.start();
-      this.#notices = notices;
-    } catch (err) {
-      if (!(err instanceof OperatorError)) throw err;
-      this.#log.warn(
-        { hint: err.hint },
-        `SSH quota notices are off (${err.message}); over quotas are found at each poll`,
-      );
-    }
-  }
-
-  /** A packet the kernel dropped for an over quota: find its session and report the account once. */
-  #onDrop(packet: DroppedPacket): void {
-    const clientSide = this.#opts.sshPorts.includes(packet.dstPort)
-      ? { ip: packet.srcIp, port: packet.srcPort }
-      : { ip: packet.dstIp, port: packet.dstPort };
-    const user = this.#mapped.get(keyOf(clientSide))?.user;
-    if (user === undefined) {
-      this.#log.debug(clientSide, "quota drop of a session not mapped here");
-      return;
-    }
-    this.#reportOver(user, "nflog");
-  }
-
-  #reportOver(user: string, via: string): void {
-    if (this.#over.has(user)) return;
-    this.#over.add(user);
-    this.#log.info({ user, via }, "kernel quota ran out: the account's packets are dropped");
-    // the store gets the final figures before enforcement reads them
-    void this.pollAccounts([user])
-      .catch((err: unknown) => this.#log.warn({ err, user }, "SSH read before the cut failed"))
-      .then(() => this.#opts.onQuotaOver?.(user));
-  }
-
-  /**
-   * Sets the quota objects of `only` (null: every account) to their limits: created for limited
-   * accounts with sessions, changed when the limit changed, removed when the limit went. The
-   * counters and quotas come from one kernel dump, so `over = counted + limit - usage` is exact
-   * at that instant; redeclaring a quota keeps what it counted, so bytes passing until the nft
-   * run count too. Known shortcoming: on kernels older than 5.3 the quota is recreated instead
-   * (see SshCountingTable.setQuota), and bytes passing between its read-back and the new object
-   * (one nft run, a few ms) let the account over by as much.
-   */
+  /** Brings quota objects in line with the limits (ssh-quotas.ts); inside the lock. */
   async #syncQuotas(only: ReadonlySet<string> | null): Promise<void> {
-    if (!this.#enabled) return;
-    const managed = await this.#managed();
-    const kernel = await this.#table.readQuotas();
-    const sessionsOf = (user: string) => [...this.#mapped.values()].filter((m) => m.user === user);
-    const due: string[] = [];
-    for (const user of new Set([...managed.keys(), ...kernel.keys(), ...this.#quotas.keys()])) {
-      if (only !== null && !only.has(user)) continue;
-      const limit = managed.get(user) ?? null;
-      if (limit === null) {
-        if (!kernel.has(user) && !this.#quotas.has(user)) continue;
-        const sessions = sessionsOf(user);
-        await this.#table.removeQuota(user, sessions);
-        for (const m of sessions) m.quota = false;
-        this.#quotas.delete(user);
-        this.#over.delete(user);
-        this.#log.debug({ user }, "SSH quota removed");
-      } else if (this.#quotas.get(user) !== limit || !kernel.has(user)) {
-        if (kernel.has(user) || sessionsOf(user).length > 0 || only !== null) due.push(user);
-      }
-    }
-    if (due.length === 0) return;
-    // Counters and quotas from one kernel dump: `counted + limit - usage` then holds exactly what
-    // is left, even at full speed (two separate reads let ~200 KB through at 20 MB/s).
-    const snapshot = await this.#table.readSnapshot();
-    await this.#apply(snapshot.usage, new Set(due));
-    const counts = snapshot.quotas;
-    for (const user of due) {
-      const account = await this.#opts.store.getAccount(user);
-      const limit = managed.get(user);
-      if (!account || limit === null || limit === undefined) continue;
-      const usage = account.usage.uploadBytes + account.usage.downloadBytes;
-      const counted = counts.get(user)?.used ?? 0;
-      const over = Math.max(1, counted + limit - usage);
-      const sessions = sessionsOf(user);
-      await this.#table.setQuota(
-        user,
-        over,
-        sessions.filter((m) => m.quota === true),
-      );
-      for (const m of sessions.filter((m) => m.quota !== true)) {
-        await this.#table.quotaSession(m, user);
-        m.quota = true;
-      }
-      this.#quotas.set(user, limit);
-      if (usage < limit) this.#over.delete(user);
-      this.#log.debug(
-        { user, limitBytes: limit, usedBytes: usage, bytes: over - counted, counted },
-        "SSH quota set",
-      );
-    }
+    if (this.#enabled) await this.#quotas.sync(only);
   }
 
   /**
@@ -484,10 +379,7 @@ export class SshCollector implements WorkerComponent {
     }
     if (only === null) {
       this.#counted = new Set(usage.keys());
-      if (this.#notices === null && this.#quotas.size > 0) {
-        for (const [user, q] of await this.#table.readQuotas())
-          if (q.used >= q.bytes && this.#quotas.has(user)) this.#reportOver(user, "poll");
-      }
+      await this.#quotas.checkPolled();
     }
     await this.#apply(usage, only);
   }
@@ -678,13 +570,15 @@ export class SshCollector implements WorkerComponent {
     const session = { ip: key.ip, port: key.port };
     const quota = limit !== null;
     try {
-      if (quota && this.#quotas.get(user) !== limit) await this.#syncQuotas(new Set([user]));
+      if (quota && this.#quotas.limitSetFor(user) !== limit)
+        await this.#syncQuotas(new Set([user]));
       await this.#table.mapSession(session, user, quota);
     } catch (err) {
       if (!isNoSuchObject(err) || this.#recovering) throw err;
       // the maps are gone (flush): restore the table with the stored values first
       await this.#recover();
-      if (quota && this.#quotas.get(user) !== limit) await this.#syncQuotas(new Set([user]));
+      if (quota && this.#quotas.limitSetFor(user) !== limit)
+        await this.#syncQuotas(new Set([user]));
       await this.#table.mapSession(session, user, quota);
     }
     this.#forgotten.delete(user);

@@ -98,6 +98,8 @@ export class Enforcer implements WorkerComponent {
   private plan: CutPlan | null = null;
   private readonly configStamp = new FileStamp();
   private soonTimer: NodeJS.Timeout | null = null;
+  /** The refresh running or queued last: refreshes run one after another (see `refresh`). */
+  private refreshChain: Promise<void> = Promise.resolve();
   /** Fires at the nearest expiry date of a limited account. */
   private expiryTimer: NodeJS.Timeout | null = null;
   /** The access log, followed while accounts are hot: their connections, ready for a cut. */
@@ -173,8 +175,19 @@ export class Enforcer implements WorkerComponent {
     }, REFRESH_DEBOUNCE_MS);
   }
 
-  /** Re-reads limits, usage and expiry; recomputes which Xray accounts are hot. */
-  async refresh(): Promise<void> {
+  /**
+   * Re-reads limits, usage and expiry; recomputes which Xray accounts are hot. Refreshes run one
+   * at a time, in the order asked: run side by side, a slow one that read the accounts first
+   * could finish last and put back what a newer one had replaced (an expiry date just set, and
+   * its timer, lost until the next minute's refresh).
+   */
+  refresh(): Promise<void> {
+    const run = this.refreshChain.then(() => this.refreshNow());
+    this.refreshChain = run.catch(() => undefined);
+    return run;
+  }
+
+  private async refreshNow(): Promise<void> {
     const all = await this.store.listAccounts();
     // A locked account was cut already; it comes back here once unlocked.
     this.limited = new Map(

@@ -163,7 +163,14 @@ test("an account locked at its expiry date is unlocked by a renewal, same UUID",
   db.close();
   assert.equal((await worker.cli(["account", "limit", NAME, "100MiB"])).code, 0);
   const found = await waitForEvents(3);
-  assert.equal(found.length, 3, "a third 'locked' event");
+  assert.equal(
+    found.length,
+    3,
+    `a third 'locked' event; the worker's enforcement said:\n${worker.logLines
+      .filter((l) => l.includes('"component":"enforce"'))
+      .slice(-12)
+      .join("\n")}`,
+  );
   assert.match(found[2]?.reason ?? "", /^Expired on /);
   assert.equal((await show()).state, "locked");
   assert.equal(inConfig(), false, "out of the config");

@@ -200,3 +200,32 @@ test("usage that reaches the limit is cut at once; usage below it is not", async
     /Bandwidth limit exceeded: used .* \(5000 B\) of .* \(5000 B\)/,
   );
 });
+
+test("a slow refresh that read the accounts earlier never undoes a newer one", async () => {
+  const s = await setup();
+  await s.add("dave", null, null);
+  await s.enforcer.start();
+  // The first refresh reads the accounts before the expiry is set and finishes after the second.
+  const read = s.store.listAccounts.bind(s.store);
+  let release = () => {};
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  let calls = 0;
+  s.store.listAccounts = async () => {
+    const snapshot = await read();
+    if (++calls === 1) await gate;
+    return snapshot;
+  };
+  const older = s.enforcer.refresh();
+  await settle();
+  s.store.db
+    .prepare("UPDATE accounts SET expires_at = ? WHERE name = ?")
+    .run(new Date(Date.now() + 200).toISOString(), "dave");
+  const newer = s.enforcer.refresh();
+  await settle();
+  release();
+  await Promise.all([older, newer]);
+  await advance(150);
+  assert.equal(s.cuts.length, 0, "not before the date");
+  mock.timers.tick(50);
+  await until(() => s.cuts.length === 1, "cut at the date the newer refresh read");
+});

@@ -294,15 +294,16 @@ test("one hosts.log line and count 100 for 100 connections in mixed case", async
   assert.equal(same?.count, 100, `count of same.cap.test is ${same?.count}`);
 });
 
-test("records a VLESS client's destination with its account and service", async () => {
-  const figures = await curlDownload(`http://dest.cap.test:${payload.port}/bytes/1000`, {
-    socksPort: clientSocks,
-  }).catch((err: Error) => {
+test("records a VLESS client's destination with its account and service", async (t) => {
+  // The download is the stimulus (kuota is not in its path: it follows v2ray's access log). One
+  // run in 16 here got an empty reply from the v2ray pair; it is tried once more, saying so.
+  const url = `http://dest.cap.test:${payload.port}/bytes/1000`;
+  const figures = await curlDownload(url, { socksPort: clientSocks }).catch((err: Error) => {
     const tail = (p: V2rayProcess) => p.readLog().trimEnd().split("\n").slice(-8).join("\n");
-    throw new Error(
-      `${err.message}\nv2ray server log:\n${tail(v2ray)}\nv2ray client log:\n${tail(v2rayClient)}`,
-      { cause: err },
+    t.diagnostic(
+      `${err.message}; again. v2ray server log:\n${tail(v2ray)}\nv2ray client log:\n${tail(v2rayClient)}`,
     );
+    return curlDownload(url, { socksPort: clientSocks });
   });
   assert.equal(figures.httpCode, 200, "the download through VLESS worked");
   const deadline = Date.now() + 5_000;

@@ -18,7 +18,7 @@ help-text =
     <b>Commands</b>
     /adduser — create an account (step by step)
     /users — accounts by usage, with filters
-    /usage NAME — one account's usage
+    /usage NAME — one account's usage, with Renew +30 days and Top up buttons
     /limit NAME SIZE — set a quota (5GB, 500MB, unlimited)
     /renew NAME DAYS — add days to an account's expiry (0: never expires)
     /delete NAME — delete an account
@@ -103,6 +103,16 @@ limit-usage = Send a name and a size: <code>/limit alice 10GB</code> (<code>unli
 limit-done = Quota of <b>{ $name }</b> is now { $limit }.
 renew-usage = Send a name and a number of days: <code>/renew alice 30</code> adds 30 days to its expiry (to today when it has passed); <code>0</code> removes the expiry.
 renew-done = <b>{ $name }</b> now expires { $expires }.
+button-renew = Renew +{ $days } days
+button-topup = Top up
+topup-confirm =
+    Top up <b>{ $name }</b>: usage back to 0 (used { $used } so far), quota { $limit } kept?
+    A locked account works again.
+button-topup-yes = Top up
+button-topup-no = Keep
+topup-cancelled = <b>{ $name }</b> is left as it was.
+topup-done = <b>{ $name }</b> is topped up: 0 used of { $limit }.
+topup-no-limit = <b>{ $name }</b> has no quota to top up: set one with <code>/limit { $name } 10GB</code>.
 delete-usage = Send a name: <code>/delete alice</code>
 delete-confirm =
     Delete <b>{ $name }</b> ({ $protocol }, used { $used })?

@@ -18,7 +18,7 @@ help-text =
     <b>Perintah</b>
     /adduser — buat akun (langkah demi langkah)
     /users — daftar akun menurut pemakaian, bisa difilter
-    /usage NAMA — pemakaian satu akun
+    /usage NAMA — pemakaian satu akun, dengan tombol Perpanjang +30 hari dan Isi ulang
     /limit NAMA UKURAN — atur kuota (5GB, 500MB, unlimited)
     /renew NAMA HARI — tambah masa aktif akun (0: tanpa kedaluwarsa)
     /delete NAMA — hapus akun
@@ -103,6 +103,16 @@ limit-usage = Kirim nama dan ukuran: <code>/limit alice 10GB</code> (<code>unlim
 limit-done = Kuota <b>{ $name }</b> sekarang { $limit }.
 renew-usage = Kirim nama dan jumlah hari: <code>/renew alice 30</code> menambah 30 hari ke masa aktifnya (dari hari ini bila sudah lewat); <code>0</code> menghapus kedaluwarsa.
 renew-done = <b>{ $name }</b> sekarang kedaluwarsa { $expires }.
+button-renew = Perpanjang +{ $days } hari
+button-topup = Isi ulang
+topup-confirm =
+    Isi ulang <b>{ $name }</b>: pemakaian kembali ke 0 (sudah terpakai { $used }), kuota { $limit } tetap?
+    Akun yang terkunci aktif kembali.
+button-topup-yes = Isi ulang
+button-topup-no = Jangan
+topup-cancelled = <b>{ $name }</b> dibiarkan seperti semula.
+topup-done = <b>{ $name }</b> sudah diisi ulang: terpakai 0 dari { $limit }.
+topup-no-limit = <b>{ $name }</b> tidak punya kuota untuk diisi ulang: atur dengan <code>/limit { $name } 10GB</code>.
 delete-usage = Kirim namanya: <code>/delete alice</code>
 delete-confirm =
     Hapus <b>{ $name }</b> ({ $protocol }, terpakai { $used })?

@@ -1,7 +1,7 @@
 import { Bot } from "grammy";
 import { autoRetry } from "@grammyjs/auto-retry";
 import { conversations, createConversation } from "@grammyjs/conversations";
-import { accountCommands, answerDelete } from "./commands/accounts.js";
+import { accountCommands, answerDelete, answerRenew, answerTopUp } from "./commands/accounts.js";
 import { chooseLanguage, generalCommands } from "./commands/general.js";
 import { infoCommands } from "./commands/info.js";
 import { showUsers, usersCommand } from "./commands/users.js";
@@ -77,6 +77,10 @@ export function createBot(deps: BotDeps) {
         return showUsers(ctx, deps, action.filter, action.page, true);
       case "delete":
         return answerDelete(ctx, deps, action.name, action.confirm);
+      case "renew":
+        return answerRenew(ctx, deps, action.name, action.days);
+      case "topup":
+        return answerTopUp(ctx, deps, action.name, action.step);
       case "language":
         return chooseLanguage(ctx, deps, action.locale);
       case "noop":

@@ -1,25 +1,32 @@
 import { accountNameProblem } from "../accounts/names.js";
 import { PROTOCOLS, type Protocol } from "../store/store.js";
+import { MAX_DAYS } from "./args.js";
 import { LOCALES, type Locale } from "./locales.js";
 
 /**
  * What an inline button asks for. Buttons carry at most 64 bytes of callback data, so
- * the forms are short: `u:<filter>:<page>`, `d:y:<name>`, `d:n:<name>`, `l:<locale>`,
+ * the forms are short: `u:<filter>:<page>`, `d:y:<name>`, `d:n:<name>`, `r:<days>:<name>`
+ * (renew), `t:a:<name>` / `t:y:<name>` / `t:n:<name>` (top-up: ask, yes, no), `l:<locale>`,
  * `a:p:<protocol>`, `a:s:<size>`, `a:d:<days>`, `a:g` (generate a password), `noop`.
  */
 export type CallbackAction =
   | { kind: "users"; filter: Protocol | "all"; page: number }
   | { kind: "delete"; confirm: boolean; name: string }
+  | { kind: "renew"; days: number; name: string }
+  | { kind: "topup"; step: "ask" | "yes" | "no"; name: string }
   | { kind: "language"; locale: Locale }
   | { kind: "noop" };
 
 /** Highest page number accepted in callback data. */
 const MAX_PAGE = 10_000;
+const TOPUP_STEPS = { a: "ask", y: "yes", n: "no" } as const;
 
 export const callbackData = {
   users: (filter: Protocol | "all", page: number) => `u:${filter}:${page}`,
   deleteConfirm: (name: string) => `d:y:${name}`,
   deleteCancel: (name: string) => `d:n:${name}`,
+  renew: (days: number, name: string) => `r:${days}:${name}`,
+  topUp: (step: "ask" | "yes" | "no", name: string) => `t:${step[0]}:${name}`,
   language: (locale: Locale) => `l:${locale}`,
   noop: () => "noop",
 };
@@ -42,6 +49,15 @@ export function parseCallbackData(data: string): CallbackAction | null {
   if (head === "d" && (a === "y" || a === "n") && b !== undefined) {
     if (accountNameProblem(b) !== null) return null;
     return { kind: "delete", confirm: a === "y", name: b };
+  }
+  if (head === "r" && a !== undefined && /^[1-9]\d{0,3}$/.test(a) && b !== undefined) {
+    const days = Number(a);
+    if (days > MAX_DAYS || accountNameProblem(b) !== null) return null;
+    return { kind: "renew", days, name: b };
+  }
+  if (head === "t" && (a === "a" || a === "y" || a === "n") && b !== undefined) {
+    if (accountNameProblem(b) !== null) return null;
+    return { kind: "topup", step: TOPUP_STEPS[a], name: b };
   }
   if (head === "l" && b === undefined) {
     const locale = LOCALES.find((l) => l === a);

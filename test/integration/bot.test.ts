@@ -287,6 +287,57 @@ test("/renew NAME DAYS moves the expiry through the worker; 0 removes it; bad da
   assert.equal(api.texts(ADMIN_B.id).length, before + 5, "one answer each");
 });
 
+test("buttons under /usage renew by 30 days and top up after a confirmation", async () => {
+  await client.post("/v1/accounts/bob/limit", { limit: 5 * 1024 ** 3 });
+  await client.post("/v1/accounts/bob/expiry", { never: true });
+  const d = db();
+  d.prepare("UPDATE usage SET down_bytes = ? WHERE name = 'bob'").run(3 * 1024 ** 3);
+  d.close();
+  const texts = () => api.texts(ADMIN_B.id);
+  const answered = async (send: () => void, expect: RegExp): Promise<string> => {
+    const n = texts().length;
+    send();
+    await api.waitFor(() => texts().length > n);
+    const text = texts().at(-1) ?? "";
+    assert.match(text, expect);
+    return text;
+  };
+
+  await answered(() => api.message(ADMIN_B, "/usage bob"), /<b>bob<\/b>/);
+  const card = api.callsOf("sendMessage").at(-1);
+  const buttons = JSON.stringify(card?.payload.reply_markup ?? null);
+  assert.match(buttons, /"callback_data":"r:30:bob"/, "a renew button under the card");
+  assert.match(buttons, /"callback_data":"t:a:bob"/, "a top-up button: bob has a quota");
+
+  await answered(() => api.press(ADMIN_B, "r:30:bob"), /<b>bob<\/b> now expires \d{4}-\d\d-\d\d/);
+  const renewed = await client.get<AccountView>("/v1/usage/bob");
+  const days = (Date.parse(renewed.expires_at ?? "") - Date.now()) / 86_400_000;
+  assert.ok(days > 29 && days <= 30, `30 days from today (${days.toFixed(2)})`);
+
+  await answered(() => api.press(ADMIN_B, "t:a:bob"), /Top up <b>bob<\/b>: .*3(\.00)? GiB/);
+  const ask = JSON.stringify(api.callsOf("sendMessage").at(-1)?.payload.reply_markup ?? null);
+  assert.match(ask, /"t:y:bob"/);
+  assert.match(ask, /"t:n:bob"/);
+  await answered(() => api.press(ADMIN_B, "t:n:bob"), /left as it was/);
+  let view = await client.get<AccountView>("/v1/usage/bob");
+  assert.equal(view.total_usage.total_bytes, 3 * 1024 ** 3, "Keep changes nothing");
+
+  await answered(
+    () => api.press(ADMIN_B, "t:y:bob"),
+    /<b>bob<\/b> is topped up: 0 used of 5(\.00)? GiB/,
+  );
+  view = await client.get<AccountView>("/v1/usage/bob");
+  assert.equal(view.total_usage.total_bytes, 0, "usage back to 0");
+  assert.equal(view.limit_bytes, 5 * 1024 ** 3, "the quota is kept");
+
+  await client.post("/v1/accounts/bob/limit", { limit: null });
+  await answered(() => api.press(ADMIN_B, "t:y:bob"), /has no quota to top up/);
+  await answered(() => api.message(ADMIN_B, "/usage bob"), /<b>bob<\/b>/);
+  const noQuota = JSON.stringify(api.callsOf("sendMessage").at(-1)?.payload.reply_markup ?? null);
+  assert.doesNotMatch(noQuota, /t:a:bob/, "no top-up button without a quota");
+  assert.match(noQuota, /r:30:bob/);
+});
+
 test("a full /adduser conversation for SSH creates the account and shows its password", async (t) => {
   if (!(await routeExists("GET", "/v1/accounts/probe-x")))
     return t.skip("waits for POST /v1/accounts");

@@ -5,8 +5,27 @@ import { nameProblem, parseDays, parseLimit, splitArgs } from "../args.js";
 import { callbackData } from "../callback-data.js";
 import { HTML, translator, type BotContext, type BotDeps } from "../context.js";
 import { accountCard, limitText, timeText } from "../format.js";
+import type { Translate } from "../locales.js";
 import { clip, escapeHtml } from "../html.js";
 import { accountPath, askWorker } from "../reply.js";
+
+/** Days the renew button under an account card adds. */
+export const RENEW_BUTTON_DAYS = 30;
+
+/**
+ * Buttons under an account card, for selling from the chat: renew by 30 days, and a top-up
+ * (usage back to 0, the limit kept; confirmed first) when the account has a limit.
+ */
+export function cardKeyboard(t: Translate, view: AccountView): InlineKeyboard {
+  const keyboard = new InlineKeyboard().text(
+    t("button-renew", { days: RENEW_BUTTON_DAYS }),
+    callbackData.renew(RENEW_BUTTON_DAYS, view.username),
+  );
+  if (view.limit_bytes !== null) {
+    keyboard.text(t("button-topup"), callbackData.topUp("ask", view.username));
+  }
+  return keyboard;
+}
 
 /** /usage NAME, /limit NAME SIZE, /renew NAME DAYS, /delete NAME (confirmed with a button). */
 export function accountCommands(deps: BotDeps): Composer<BotContext> {
@@ -23,7 +42,10 @@ export function accountCommands(deps: BotDeps): Composer<BotContext> {
       () => client.get<AccountView>(accountPath("/v1/usage", name)),
       escapeHtml(name),
     );
-    if (view) await ctx.reply(accountCard(translator(ctx), view), HTML);
+    if (view) {
+      const t = translator(ctx);
+      await ctx.reply(accountCard(t, view), { ...HTML, reply_markup: cardKeyboard(t, view) });
+    }
   });
 
   c.command("limit", async (ctx) => {
@@ -146,4 +168,91 @@ export async function answerDelete(
     ? ctx.t("delete-done", { name: shown })
     : ctx.t("delete-partial", { name: shown });
   await ctx.editMessageText([head, ...lines].join("\n"), HTML);
+}
+
+/** The renew button under an account card: adds `days` and says the new expiry. */
+export async function answerRenew(
+  ctx: BotContext,
+  deps: BotDeps,
+  name: string,
+  days: number,
+): Promise<void> {
+  await ctx.answerCallbackQuery();
+  const view = await askWorker(
+    ctx,
+    () => deps.client.post<AccountView>(accountPath("/v1/accounts", name, "/expiry"), { days }),
+    escapeHtml(name),
+  );
+  if (!view) return;
+  await ctx.reply(
+    ctx.t("renew-done", {
+      name: escapeHtml(view.username),
+      expires: timeText(view.expires_at, ctx.t("never")),
+    }),
+    HTML,
+  );
+}
+
+/**
+ * The top-up button: "ask" shows what a top-up does with Reset/Keep buttons; "yes" sets the
+ * usage back to 0 with the limit the account has now (a locked account is unlocked by it);
+ * "no" leaves it.
+ */
+export async function answerTopUp(
+  ctx: BotContext,
+  deps: BotDeps,
+  name: string,
+  step: "ask" | "yes" | "no",
+): Promise<void> {
+  await ctx.answerCallbackQuery();
+  const shown = escapeHtml(name);
+  const t = translator(ctx);
+  if (step === "no") {
+    await ctx.editMessageText(ctx.t("topup-cancelled", { name: shown }), HTML);
+    return;
+  }
+  if (step === "yes") {
+    // Take the buttons away first, so a second press cannot reset twice.
+    await ctx.editMessageReplyMarkup({ reply_markup: new InlineKeyboard() }).catch(() => undefined);
+  }
+  const view = await askWorker(
+    ctx,
+    () => deps.client.get<AccountView>(accountPath("/v1/usage", name)),
+    shown,
+  );
+  if (!view) return;
+  if (view.limit_bytes === null) {
+    await ctx.reply(ctx.t("topup-no-limit", { name: shown }), HTML);
+    return;
+  }
+  if (step === "ask") {
+    await ctx.reply(
+      ctx.t("topup-confirm", {
+        name: shown,
+        used: formatBytes(view.total_usage.total_bytes),
+        limit: limitText(t, view.limit_bytes),
+      }),
+      {
+        ...HTML,
+        reply_markup: new InlineKeyboard()
+          .text(ctx.t("button-topup-yes"), callbackData.topUp("yes", view.username))
+          .text(ctx.t("button-topup-no"), callbackData.topUp("no", view.username)),
+      },
+    );
+    return;
+  }
+  const after = await askWorker(
+    ctx,
+    () =>
+      deps.client.post<AccountView>(accountPath("/v1/accounts", name, "/limit"), {
+        limit: view.limit_bytes,
+        reset: true,
+      }),
+    shown,
+  );
+  if (!after) return;
+  await ctx.editMessageText(
+    ctx.t("topup-done", { name: shown, limit: limitText(t, after.limit_bytes) }),
+    HTML,
+  );
 }

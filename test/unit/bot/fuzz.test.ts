@@ -43,6 +43,9 @@ test("callback data: anything parses to an action or null, and our own data roun
       const a = parseCallbackData(data);
       if (a?.kind === "delete") assert.match(a.name, /^[a-z0-9][a-z0-9._-]{0,31}$/);
       if (a?.kind === "users") assert.ok(a.page >= 0 && a.page <= 10_000);
+      if (a?.kind === "renew" || a?.kind === "topup")
+        assert.match(a.name, /^[a-z0-9][a-z0-9._-]{0,31}$/);
+      if (a?.kind === "renew") assert.ok(Number.isInteger(a.days) && a.days >= 1 && a.days <= 3650);
       parseAddUserData(data);
     }),
     { numRuns: 15_000 },
@@ -64,6 +67,20 @@ test("callback data: anything parses to an action or null, and our own data roun
           confirm: true,
           name,
         });
+        const days = (page % 3650) + 1;
+        assert.ok(Buffer.byteLength(callbackData.renew(days, name)) <= 64);
+        assert.deepEqual(parseCallbackData(callbackData.renew(days, name)), {
+          kind: "renew",
+          days,
+          name,
+        });
+        for (const step of ["ask", "yes", "no"] as const) {
+          assert.deepEqual(parseCallbackData(callbackData.topUp(step, name)), {
+            kind: "topup",
+            step,
+            name,
+          });
+        }
       },
     ),
     { numRuns: 15_000 },

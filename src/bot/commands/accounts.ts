@@ -27,21 +27,49 @@ export function cardKeyboard(t: Translate, view: AccountView): InlineKeyboard {
   return keyboard;
 }
 
+/** The account from the worker; undefined when the worker said no (the admin was told why). */
+function fetchAccount(
+  ctx: BotContext,
+  deps: BotDeps,
+  name: string,
+): Promise<AccountView | undefined> {
+  return askWorker(
+    ctx,
+    () => deps.client.get<AccountView>(accountPath("/v1/usage", name)),
+    escapeHtml(name),
+  );
+}
+
+/**
+ * The account named by a command's first argument. Undefined when there is none, the name is
+ * not one (the admin gets `usageKey`'s text or the problem) or the worker said no.
+ */
+async function accountInArgs(
+  ctx: BotContext,
+  deps: BotDeps,
+  args: string,
+  usageKey: string,
+): Promise<AccountView | undefined> {
+  const [name] = splitArgs(args);
+  if (name === undefined) {
+    await ctx.reply(ctx.t(usageKey), HTML);
+    return undefined;
+  }
+  const problem = nameProblem(translator(ctx), name);
+  if (problem) {
+    await ctx.reply(problem, HTML);
+    return undefined;
+  }
+  return fetchAccount(ctx, deps, name);
+}
+
 /** /usage NAME, /limit NAME SIZE, /renew NAME DAYS, /delete NAME (confirmed with a button). */
 export function accountCommands(deps: BotDeps): Composer<BotContext> {
   const c = new Composer<BotContext>();
   const { client } = deps;
 
   c.command("usage", async (ctx) => {
-    const [name] = splitArgs(ctx.match);
-    if (name === undefined) return void (await ctx.reply(ctx.t("usage-needs-name"), HTML));
-    const problem = nameProblem(translator(ctx), name);
-    if (problem) return void (await ctx.reply(problem, HTML));
-    const view = await askWorker(
-      ctx,
-      () => client.get<AccountView>(accountPath("/v1/usage", name)),
-      escapeHtml(name),
-    );
+    const view = await accountInArgs(ctx, deps, ctx.match, "usage-needs-name");
     if (view) {
       const t = translator(ctx);
       await ctx.reply(accountCard(t, view), { ...HTML, reply_markup: cardKeyboard(t, view) });
@@ -105,15 +133,7 @@ export function accountCommands(deps: BotDeps): Composer<BotContext> {
   });
 
   c.command("delete", async (ctx) => {
-    const [name] = splitArgs(ctx.match);
-    if (name === undefined) return void (await ctx.reply(ctx.t("delete-usage"), HTML));
-    const problem = nameProblem(translator(ctx), name);
-    if (problem) return void (await ctx.reply(problem, HTML));
-    const view = await askWorker(
-      ctx,
-      () => client.get<AccountView>(accountPath("/v1/usage", name)),
-      escapeHtml(name),
-    );
+    const view = await accountInArgs(ctx, deps, ctx.match, "delete-usage");
     if (!view) return;
     await ctx.reply(
       ctx.t("delete-confirm", {
@@ -215,11 +235,7 @@ export async function answerTopUp(
     // Take the buttons away first, so a second press cannot reset twice.
     await ctx.editMessageReplyMarkup({ reply_markup: new InlineKeyboard() }).catch(() => undefined);
   }
-  const view = await askWorker(
-    ctx,
-    () => deps.client.get<AccountView>(accountPath("/v1/usage", name)),
-    shown,
-  );
+  const view = await fetchAccount(ctx, deps, name);
   if (!view) return;
   if (view.limit_bytes === null) {
     await ctx.reply(ctx.t("topup-no-limit", { name: shown }), HTML);

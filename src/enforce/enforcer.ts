@@ -11,6 +11,7 @@ import type { XrayCollector } from "../collect/xray/xray-collector.js";
 import type { DeletionReport } from "../control/api.js";
 import { cutXrayNow, readCutPlan, type CutPlan } from "./xray-fast-cut.js";
 import { AccessTail } from "./access-tail.js";
+import { CutTiming } from "./cut-timing.js";
 import { FileStamp } from "../core/file-stamp.js";
 
 /** How an account is cut: the lifecycle's delete (or lock), run in-process. */
@@ -36,15 +37,6 @@ export type EnforcementAction = {
  * limit, so the counters (which count only what passed) stay a packet short of the limit.
  */
 export type CutTrigger = "usage" | "timed" | "kernel-quota";
-
-/** First guess of how long a fast cut takes to stop the bytes (ms); then measured. */
-const INITIAL_CUT_LATENCY_MS = 12;
-
-/**
- * A hot account's recent usage, to see how fast it is going: `bytesPerMs` is
- * smoothed (for timing), `lastBytesPerMs` the latest sample (to see it stopped).
- */
-type Pace = { used: number; atMs: number; bytesPerMs: number; lastBytesPerMs: number };
 
 /** Spacing of retries after a failed cut (ms), so a broken step never becomes a busy loop. */
 const RETRY_MS = [1000, 5000, 30_000, 120_000];
@@ -104,10 +96,7 @@ export class Enforcer implements WorkerComponent {
   private expiryTimer: NodeJS.Timeout | null = null;
   /** The access log, followed while accounts are hot: their connections, ready for a cut. */
   private tail: AccessTail | null = null;
-  private readonly pace = new Map<string, Pace>();
-  private readonly timed = new Map<string, NodeJS.Timeout>();
-  /** Measured time from starting a fast cut to the known connections being gone (ms). */
-  private cutLatencyMs = INITIAL_CUT_LATENCY_MS;
+  private readonly timing: CutTiming;
 
   constructor(
     private readonly ctx: WorkerContext,
@@ -120,6 +109,7 @@ export class Enforcer implements WorkerComponent {
       linkBytesPerSecond: mbpsToBytesPerSecond(ctx.config.linkMbps),
       pollMs: ctx.config.pollMs,
     };
+    this.timing = new CutTiming(ctx.config.fastPollMs, (name) => void this.enforce(name, "timed"));
   }
 
   async start(): Promise<void> {
@@ -139,7 +129,7 @@ export class Enforcer implements WorkerComponent {
     if (this.soonTimer) clearTimeout(this.soonTimer);
     if (this.expiryTimer) clearTimeout(this.expiryTimer);
     if (this.fastTimer) clearTimeout(this.fastTimer);
-    for (const t of this.timed.values()) clearTimeout(t);
+    this.timing.stop();
     await Promise.allSettled([...this.inFlight.values()]);
   }
 
@@ -240,41 +230,14 @@ export class Enforcer implements WorkerComponent {
       void this.tail.step();
     } else if (hot.length === 0 && this.tail && this.inFlight.size === 0) {
       this.tail = null;
-      this.pace.clear();
+      this.timing.forgetPaces();
     }
   }
 
-  /**
-   * Follows a hot account's pace and, when it will run out before the next fast
-   * poll could see it, starts the cut early enough that it lands as the quota
-   * runs out (by the measured cut latency), instead of a poll interval later.
-   * Known shortcoming: a transfer that stops on its own within `rate × cut
-   * latency` of the limit (~2.4 MB at 1 Gbit/s and 20 ms) cannot be told from one
-   * that goes on, and is cut that much short of its quota. The re-read just
-   * before the cut catches transfers that already stopped.
-   */
+  /** A hot Xray account's new reading: its pace may call for a cut timed to land at the limit. */
   private track(a: AccountWithUsage): void {
     if (a.limitBytes === null || !XRAY.has(a.protocol) || !this.hot.includes(a.name)) return;
-    const now = performance.now();
-    const total = used(a.usage);
-    const prev = this.pace.get(a.name);
-    const sample = prev && now > prev.atMs ? (total - prev.used) / (now - prev.atMs) : 0;
-    const bytesPerMs = prev ? 0.5 * prev.bytesPerMs + 0.5 * sample : 0;
-    this.pace.set(a.name, { used: total, atMs: now, bytesPerMs, lastBytesPerMs: sample });
-    const remaining = a.limitBytes - total;
-    if (remaining <= 0 || bytesPerMs <= 0 || this.timed.has(a.name)) return;
-    const startInMs = remaining / bytesPerMs - this.cutLatencyMs;
-    // The next fast poll would see it in time: nothing to schedule.
-    if (startInMs > this.ctx.config.fastPollMs * 2) return;
-    const name = a.name;
-    const timer = setTimeout(
-      () => {
-        this.timed.delete(name);
-        void this.enforce(name, "timed");
-      },
-      Math.max(0, startInMs),
-    );
-    this.timed.set(name, timer);
+    this.timing.observe(a.name, used(a.usage), a.limitBytes);
   }
 
   private scheduleFast(): void {
@@ -372,13 +335,8 @@ export class Enforcer implements WorkerComponent {
       return { account: name, protocol: account.protocol, reason: "locked", outcome: "skipped" };
     }
     const total = used(account.usage);
-    const pace = this.pace.get(name);
     const reach =
-      trigger === "kernel-quota"
-        ? KERNEL_QUOTA_SLACK
-        : timed && pace
-          ? pace.bytesPerMs * (this.cutLatencyMs + this.ctx.config.fastPollMs)
-          : 0;
+      trigger === "kernel-quota" ? KERNEL_QUOTA_SLACK : timed ? this.timing.reach(name) : 0;
     let reason: string;
     if (account.limitBytes !== null && total + reach >= account.limitBytes) {
       reason =
@@ -413,7 +371,7 @@ export class Enforcer implements WorkerComponent {
           const fast = await cutXrayNow(engine, this.plan, name, account.protocol, known);
           const landed = fast.timings["knownKilledMs"];
           if (known.length > 0 && landed !== undefined) {
-            this.cutLatencyMs = 0.7 * this.cutLatencyMs + 0.3 * landed;
+            this.timing.measured(landed);
           }
           this.log.info(
             { user: name, ...fast, durationMs: Math.round((performance.now() - t0) * 10) / 10 },

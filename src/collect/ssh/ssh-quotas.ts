@@ -78,7 +78,7 @@ export class SshQuotas {
       this.#opts.notices ??
       new QuotaNotices({
         group: this.#opts.group,
-        onDrop: (packet) => this.#onDrop(packet),
+        onDrop: (packet) => this.dropped(packet),
         onExit: (detail) => {
           this.#notices = null;
           this.#log.warn(
@@ -183,8 +183,11 @@ export class SshQuotas {
     }
   }
 
-  /** A packet the kernel dropped for an over quota: find its session and report the account once. */
-  #onDrop(packet: DroppedPacket): void {
+  /**
+   * A packet the kernel dropped for an over quota (from the NFLOG reader): find its session, in
+   * either direction, and report the account once.
+   */
+  dropped(packet: DroppedPacket): void {
     const clientSide = this.#opts.sshPorts.includes(packet.dstPort)
       ? { ip: packet.srcIp, port: packet.srcPort }
       : { ip: packet.dstIp, port: packet.dstPort };

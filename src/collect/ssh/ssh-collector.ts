@@ -39,7 +39,6 @@ import {
   type AccountCounters,
   type SessionKey,
 } from "./nft-ruleset.js";
-import type { QuotaNotices } from "./quota-notices.js";
 import { SshQuotas, type MappedSession } from "./ssh-quotas.js";
 import { SshCountingTable, type AccountUsage } from "./ssh-table.js";
 
@@ -78,8 +77,6 @@ export interface SshCollectorOptions {
    * into the store just before. Called once per account until its quota is set again.
    */
   onQuotaOver?: (user: string) => void;
-  /** Replaceable in tests; null: no NFLOG reader (over quotas are found by the regular poll). */
-  quotaNotices?: QuotaNotices | null;
 }
 
 type SshStatus = NonNullable<StatusView["ssh"]>;
@@ -142,7 +139,6 @@ export class SshCollector implements WorkerComponent {
       log: options.log,
       sshPorts: options.sshPorts,
       group: options.quotaGroup ?? DEFAULT_QUOTA_NFLOG_GROUP,
-      ...(options.quotaNotices !== undefined ? { notices: options.quotaNotices } : {}),
       ...(options.onQuotaOver ? { onQuotaOver: options.onQuotaOver } : {}),
       host: {
         sessionsOf: (user) => [...this.#mapped.values()].filter((m) => m.user === user),

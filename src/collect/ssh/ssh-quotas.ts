@@ -42,8 +42,6 @@ export interface SshQuotaOptions {
   sshPorts: readonly number[];
   /** NFLOG group of quota drops (KUOTA_QUOTA_NFLOG_GROUP). */
   group: number;
-  /** Replaceable in tests; null: no NFLOG reader (over quotas are found by the regular poll). */
-  notices?: QuotaNotices | null;
   /** An account's quota ran out; its counters were read into the store just before. */
   onQuotaOver?: (user: string) => void;
   host: QuotaHost;
@@ -73,20 +71,17 @@ export class SshQuotas {
    * cuts, and over quotas are found by reading the quota objects at each regular poll.
    */
   async start(): Promise<void> {
-    if (this.#opts.notices === null) return;
-    const notices =
-      this.#opts.notices ??
-      new QuotaNotices({
-        group: this.#opts.group,
-        onDrop: (packet) => this.dropped(packet),
-        onExit: (detail) => {
-          this.#notices = null;
-          this.#log.warn(
-            { detail },
-            "the quota NFLOG reader stopped; over quotas are found at each poll",
-          );
-        },
-      });
+    const notices = new QuotaNotices({
+      group: this.#opts.group,
+      onDrop: (packet) => this.dropped(packet),
+      onExit: (detail) => {
+        this.#notices = null;
+        this.#log.warn(
+          { detail },
+          "the quota NFLOG reader stopped; over quotas are found at each poll",
+        );
+      },
+    });
     try {
       await notices.start();
       this.#notices = notices;

@@ -55,7 +55,6 @@ function rig(accounts: Record<string, { limit: number | null; stored: number }>)
     log: silentLogger,
     sshPorts: [22],
     group: 42,
-    notices: null,
     onQuotaOver: (user) => over.push(user),
     host: {
       sessionsOf: (user) => sessions.filter((s) => s.user === user),
@@ -101,7 +100,7 @@ test("a used-up account gets a quota of 1 byte; a removed limit removes the quot
   assert.ok(r.sessions.filter((s) => s.user === "alice").every((s) => s.quota === false));
 });
 
-test("without an NFLOG reader, a quota used up is reported once, after a read of its counters", async () => {
+test("without an NFLOG reader (never started here), a quota used up is reported once, after a read of its counters", async () => {
   const r = rig({ alice: { limit: 1000, stored: 0 }, bob: { limit: 500, stored: 0 } });
   await r.quotas.sync(null);
   r.kernel.set("alice", { bytes: 1000, used: 1000 });

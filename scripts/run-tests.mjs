@@ -28,6 +28,8 @@ if (files.length === 0) {
   process.exit(1);
 }
 const args = ["--import", "tsx", "--test", "--test-reporter=spec"];
+// Unit files run their property tests from a fixed seed unless KUOTA_FUZZ_SEED says otherwise.
+if (suite === "unit") args.splice(2, 0, "--import", "./test/fuzz-seed.ts");
 if (suite === "integration") args.push("--test-concurrency=1");
 const result = spawnSync(process.execPath, [...args, ...files], { stdio: "inherit" });
 process.exit(result.status ?? 1);

@@ -295,8 +295,8 @@ test("one hosts.log line and count 100 for 100 connections in mixed case", async
 });
 
 test("records a VLESS client's destination with its account and service", async (t) => {
-  // The download is the stimulus (kuota is not in its path: it follows v2ray's access log). One
-  // run in 16 here got an empty reply from the v2ray pair; it is tried once more, saying so.
+  // The download is the stimulus (kuota is not in its path: it follows v2ray's access log). Two
+  // runs in 38 here got an empty reply from the v2ray pair; it is tried once more, saying so.
   const url = `http://dest.cap.test:${payload.port}/bytes/1000`;
   const figures = await curlDownload(url, { socksPort: clientSocks }).catch((err: Error) => {
     const tail = (p: V2rayProcess) => p.readLog().trimEnd().split("\n").slice(-8).join("\n");

@@ -203,16 +203,30 @@ export class Enforcer implements WorkerComponent {
     // Dates passed already were swept (and are retried on failure): only future ones count.
     const now = Date.now();
     let next = Infinity;
+    let user = "";
     for (const a of this.limited.values()) {
       const at = a.expiresAt === null ? NaN : Date.parse(a.expiresAt);
-      if (at > now) next = Math.min(next, at);
+      if (at > now && at < next) [next, user] = [at, a.name];
     }
     if (next === Infinity || this.stopped) return;
-    const waitMs = Math.min(next - now, EXPIRY_WAIT_MAX_MS);
-    this.expiryTimer = setTimeout(() => {
+    this.log.debug({ user, waitMs: next - now }, "next expiry timer set");
+    // A timer can fire a few ms before Date.now() reaches its date (Node measures it from the
+    // event loop's cached clock). Swept then, the account is not due yet; re-armed a moment later,
+    // its date has passed and it is no longer "future": it would wait for the next refresh, a
+    // minute. So the sweep waits until the wall clock has reached the date.
+    const fire = () => {
+      const left = next - Date.now();
+      if (left > 0) {
+        this.expiryTimer = setTimeout(fire, Math.min(left, EXPIRY_WAIT_MAX_MS));
+        this.expiryTimer.unref();
+        return;
+      }
       this.expiryTimer = null;
-      void this.sweep().then(() => this.armExpiry());
-    }, waitMs);
+      void this.sweep()
+        .catch((err: unknown) => this.log.error({ err }, "expiry sweep failed"))
+        .then(() => this.armExpiry());
+    };
+    this.expiryTimer = setTimeout(fire, Math.min(next - now, EXPIRY_WAIT_MAX_MS));
     this.expiryTimer.unref();
   }
 

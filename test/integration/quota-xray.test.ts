@@ -182,7 +182,13 @@ test("an account reaching its expiry date is deleted then, with the reason Expir
     await sleep(100);
     event = events().find((e) => e.account === "exp-vl");
   }
-  assert.ok(event, "a deletion event was recorded");
+  assert.ok(
+    event,
+    `a deletion event was recorded; enforcement logged:\n${worker.logLines
+      .filter((l) => l.includes('"component":"enforce"'))
+      .slice(-15)
+      .join("\n")}`,
+  );
   assert.match(event.reason, /^Expired on /);
   assert.equal(configAccounts().includes("exp-vl"), false, "removed from the config");
   const log = readFileSync(join(worker.dataDir, "deleted.log"), "utf8");

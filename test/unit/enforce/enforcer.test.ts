@@ -229,3 +229,29 @@ test("a slow refresh that read the accounts earlier never undoes a newer one", a
   mock.timers.tick(50);
   await until(() => s.cuts.length === 1, "cut at the date the newer refresh read");
 });
+
+test("an expiry timer that fires a hair before the clock reaches the date still cuts then", async () => {
+  const s = await setup();
+  await s.add("erin", null, new Date(Date.now() + 400).toISOString());
+  await s.enforcer.start();
+  await advance(399, 57);
+  assert.equal(s.cuts.length, 0, "nothing cut before the date");
+  // Node measures timers from the loop's cached clock: the first look at the wall clock after the
+  // timer fires can read a millisecond before the date it was set for.
+  const clock = Date.now.bind(Date);
+  let lagMs = 1;
+  Date.now = () => {
+    const now = clock() - lagMs;
+    lagMs = 0;
+    return now;
+  };
+  try {
+    mock.timers.tick(1);
+    await settle();
+    await advance(10, 1);
+    assert.equal(s.cuts.length, 1, "cut within 10 ms of the date, not at the next refresh");
+    assert.match(s.cuts[0]?.reason ?? "", /^Expired on /);
+  } finally {
+    Date.now = clock;
+  }
+});

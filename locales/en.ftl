@@ -203,6 +203,8 @@ push-header =
     }
 event-deleted = 🗑 <b>{ $name }</b> · { $protocol } deleted — { $used } / { $limit } · { $reason } · { $time }
 event-locked = 🔒 <b>{ $name }</b> · { $protocol } locked — { $used } / { $limit } · { $reason } · { $time }
+button-topup-named = Top up { $name }
+button-renew-named = Renew { $name } +{ $days } days
 reason-quota = quota used up
 reason-expired = expired
 

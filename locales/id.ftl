@@ -203,6 +203,8 @@ push-header =
     }
 event-deleted = 🗑 <b>{ $name }</b> · { $protocol } dihapus — { $used } / { $limit } · { $reason } · { $time }
 event-locked = 🔒 <b>{ $name }</b> · { $protocol } dikunci — { $used } / { $limit } · { $reason } · { $time }
+button-topup-named = Isi ulang { $name }
+button-renew-named = Perpanjang { $name } +{ $days } hari
 reason-quota = kuota habis
 reason-expired = masa aktif habis
 

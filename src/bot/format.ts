@@ -192,10 +192,18 @@ export function statusText(t: Translate, s: StatusView): string {
   });
 }
 
-function reasonText(t: Translate, reason: string): string {
+/** What an event's reason amounts to: enforcement writes "Bandwidth limit exceeded" or "Expired". */
+export function reasonKind(reason: string): "quota" | "expired" | "other" {
   const r = reason.toLowerCase();
-  if (r.includes("quota") || r.includes("limit")) return t("reason-quota");
-  if (r.includes("expir")) return t("reason-expired");
+  if (r.includes("quota") || r.includes("limit")) return "quota";
+  if (r.includes("expir")) return "expired";
+  return "other";
+}
+
+function reasonText(t: Translate, reason: string): string {
+  const kind = reasonKind(reason);
+  if (kind === "quota") return t("reason-quota");
+  if (kind === "expired") return t("reason-expired");
   return escapeHtml(clip(reason, 60));
 }
 

@@ -1,10 +1,11 @@
-import { GrammyError } from "grammy";
+import { GrammyError, type InlineKeyboard } from "grammy";
 import type { DeletionEvent } from "../control/api.js";
 import type { Logger } from "../core/log.js";
 import { eventLine } from "./format.js";
 import type { Translate } from "./locales.js";
 import { MESSAGE_LIMIT, packBlocks } from "./pack.js";
 import type { Pacer } from "./pacer.js";
+import { lockedKeyboard } from "./sell-buttons.js";
 
 /** Where events come from and where acknowledgements go: the worker's /v1/events routes. */
 export type EventSource = {
@@ -12,8 +13,15 @@ export type EventSource = {
   ack(ids: number[]): Promise<void>;
 };
 
-/** Sends one HTML message; resolves once Telegram accepted it. */
-export type SendMessage = (chatId: number, html: string) => Promise<void>;
+/**
+ * Sends one HTML message, with buttons under it when given; resolves once Telegram
+ * accepted it.
+ */
+export type SendMessage = (
+  chatId: number,
+  html: string,
+  keyboard: InlineKeyboard | undefined,
+) => Promise<void>;
 
 export type PusherOptions = {
   source: EventSource;
@@ -135,7 +143,7 @@ export class EventPusher {
         try {
           await this.o.pacer.chat(admin);
           await this.o.pacer.global();
-          await this.o.send(admin, message.html);
+          await this.o.send(admin, message.html, message.keyboard);
           this.o.pacer.sent(admin);
           holds.forEach((p) => p?.sent.add(admin));
           sent++;
@@ -174,16 +182,23 @@ export class EventPusher {
     return { fetched: events.length, sent, acked: done.length };
   }
 
-  /** The events for one admin as messages: a header with the count, then one line each. */
+  /**
+   * The events for one admin as messages: a header with the count, then one line each;
+   * under a message, a top-up or renewal button for each account it reports locked.
+   */
   private messages(
     t: Translate,
     events: readonly DeletionEvent[],
-  ): { html: string; events: DeletionEvent[] }[] {
+  ): { html: string; events: DeletionEvent[]; keyboard: InlineKeyboard | undefined }[] {
     if (events.length === 0) return [];
     const lines = events.map((e) => eventLine(t, e));
-    return packBlocks(lines, MESSAGE_LIMIT - HEADER_ROOM).map((m) => ({
-      html: `${t("push-header", { count: m.blocks.length })}\n${m.text}`,
-      events: m.blocks.map((i) => events[i] as DeletionEvent),
-    }));
+    return packBlocks(lines, MESSAGE_LIMIT - HEADER_ROOM).map((m) => {
+      const held = m.blocks.map((i) => events[i] as DeletionEvent);
+      return {
+        html: `${t("push-header", { count: m.blocks.length })}\n${m.text}`,
+        events: held,
+        keyboard: lockedKeyboard(t, held),
+      };
+    });
   }
 }

@@ -79,8 +79,8 @@ export async function runBot(config: BotConfig, log: Logger): Promise<void> {
         await client.post("/v1/events/ack", { ids });
       },
     },
-    send: async (chatId, html) => {
-      await bot.api.sendMessage(chatId, html, HTML);
+    send: async (chatId, html, keyboard) => {
+      await bot.api.sendMessage(chatId, html, { ...HTML, reply_markup: keyboard });
     },
     admins: [...config.adminIds],
     translate: (admin) => translatorFor(i18n, languages.localeFor(admin)),

@@ -32,16 +32,21 @@ function db() {
 }
 
 /** Records events as enforcement would; returns their ids. */
-function recordEvents(names: string[], kind: "deleted" | "locked" = "deleted"): number[] {
+function recordEvents(
+  names: string[],
+  kind: "deleted" | "locked" = "deleted",
+  reason = "quota",
+): number[] {
   const d = db();
   try {
     const insert = d.prepare(
       `INSERT INTO events (kind, account, protocol, reason, used_bytes, limit_bytes, at)
-       VALUES (?, ?, 'vless', 'quota', ?, ?, ?)`,
+       VALUES (?, ?, 'vless', ?, ?, ?, ?)`,
     );
     return names.map((n) =>
       Number(
-        insert.run(kind, n, 5 * 1024 ** 3, 5 * 1024 ** 3, new Date().toISOString()).lastInsertRowid,
+        insert.run(kind, n, reason, 5 * 1024 ** 3, 5 * 1024 ** 3, new Date().toISOString())
+          .lastInsertRowid,
       ),
     );
   } finally {
@@ -224,6 +229,32 @@ test("50 deletions at once arrive batched, paced within the rate limits", async 
       );
     }
   }
+});
+
+test("a push reporting locked accounts carries a top-up or renewal button for each", async (t) => {
+  if (!(await routeExists("GET", "/v1/events/pending")))
+    return t.skip("waits for GET /v1/events/pending");
+  await bot.signal("SIGTERM");
+  const ids = [
+    ...recordEvents(["lockq"], "locked", "Bandwidth limit exceeded"),
+    ...recordEvents(["locke"], "locked", "Expired"),
+    ...recordEvents(["delq"], "deleted", "Bandwidth limit exceeded"),
+  ];
+  await bot.start();
+  const deadline = Date.now() + 15_000;
+  while (unacked(ids) > 0 && Date.now() < deadline) await sleep(100);
+  assert.equal(unacked(ids), 0);
+  const push = api
+    .callsOf("sendMessage")
+    .filter((c) => c.payload.chat_id === ADMIN_B.id && String(c.payload.text).includes("lockq"));
+  assert.equal(push.length, 1, "the three events in one message");
+  assert.match(String(push[0]?.payload.text), /delq/);
+  assert.deepEqual(push[0]?.payload.reply_markup, {
+    inline_keyboard: [
+      [{ text: "Top up lockq", callback_data: "t:a:lockq" }],
+      [{ text: "Renew locke +30 days", callback_data: "r:30:locke" }],
+    ],
+  });
 });
 
 test("a 429 with retry_after is waited out and the event still arrives once", async (t) => {

@@ -5,27 +5,9 @@ import { nameProblem, parseDays, parseLimit, splitArgs } from "../args.js";
 import { callbackData } from "../callback-data.js";
 import { HTML, translator, type BotContext, type BotDeps } from "../context.js";
 import { accountCard, limitText, timeText } from "../format.js";
-import type { Translate } from "../locales.js";
 import { clip, escapeHtml } from "../html.js";
 import { accountPath, askWorker } from "../reply.js";
-
-/** Days the renew button under an account card adds. */
-export const RENEW_BUTTON_DAYS = 30;
-
-/**
- * Buttons under an account card, for selling from the chat: renew by 30 days, and a top-up
- * (usage back to 0, the limit kept; confirmed first) when the account has a limit.
- */
-export function cardKeyboard(t: Translate, view: AccountView): InlineKeyboard {
-  const keyboard = new InlineKeyboard().text(
-    t("button-renew", { days: RENEW_BUTTON_DAYS }),
-    callbackData.renew(RENEW_BUTTON_DAYS, view.username),
-  );
-  if (view.limit_bytes !== null) {
-    keyboard.text(t("button-topup"), callbackData.topUp("ask", view.username));
-  }
-  return keyboard;
-}
+import { cardKeyboard } from "../sell-buttons.js";
 
 /** The account from the worker; undefined when the worker said no (the admin was told why). */
 function fetchAccount(

@@ -11,7 +11,8 @@ export const botCommand: Command = {
 Runs the Telegram bot until SIGTERM or SIGINT, with long polling. Only the
 Telegram users in ADMIN_IDS are served; everyone else gets a short refusal.
 Deletions and locks recorded by the worker are pushed to every admin, also
-those recorded while the bot was stopped. Run it as an unprivileged user in
+those recorded while the bot was stopped; a locked account comes with a Top up
+(over its quota) or Renew (expired) button that unlocks it. Run it as an unprivileged user in
 the control socket's group (KUOTA_SOCKET_GROUP).
 
 Configuration (environment or KUOTA_ENV_FILE): BOT_TOKEN, ADMIN_IDS,

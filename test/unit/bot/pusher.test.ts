@@ -5,7 +5,7 @@ import type { DeletionEvent } from "../../../src/control/api.js";
 import { silentLogger } from "../../../src/core/log.js";
 import { createI18n, translatorFor } from "../../../src/bot/locales.js";
 import { Pacer } from "../../../src/bot/pacer.js";
-import { EventPusher, type EventSource } from "../../../src/bot/pusher.js";
+import { EventPusher, type EventSource, type SendMessage } from "../../../src/bot/pusher.js";
 import { MESSAGE_LIMIT } from "../../../src/bot/pack.js";
 
 const i18n = createI18n("en", () => undefined);
@@ -38,7 +38,7 @@ function worker(count: number) {
   return { pending, acks, source };
 }
 
-function pusher(source: EventSource, send: (chat: number, html: string) => Promise<void>) {
+function pusher(source: EventSource, send: SendMessage) {
   return new EventPusher({
     source,
     send,
@@ -157,4 +157,26 @@ test("a failed ack is retried without sending again", async () => {
   await p.deliverOnce();
   assert.deepEqual(sent, [1, 2]);
   assert.equal(w.pending.size, 0);
+});
+
+test("a message reporting locked accounts carries their buttons; one without, none", async () => {
+  const w = worker(2);
+  const locked = w.pending.get(2) as DeletionEvent;
+  w.pending.set(2, { ...locked, kind: "locked", reason: "Bandwidth limit exceeded" });
+  const keyboards: string[] = [];
+  const p = pusher(w.source, async (chat, _html, keyboard) => {
+    if (chat === 1) keyboards.push(JSON.stringify(keyboard?.inline_keyboard ?? null));
+  });
+  await p.deliverOnce();
+  assert.deepEqual(keyboards, [
+    JSON.stringify([[{ text: "Top up user2", callback_data: "t:a:user2" }]]),
+  ]);
+
+  const plain = worker(1);
+  const none: unknown[] = [];
+  await pusher(
+    plain.source,
+    async (_chat, _html, keyboard) => void none.push(keyboard),
+  ).deliverOnce();
+  assert.deepEqual(none, [undefined, undefined]);
 });

@@ -6,7 +6,8 @@
  *
  * Counters are never reset. The store's baselines are the kernel's absolute values, so when the
  * table is lost (reboot, `nft flush ruleset`) it is recreated with them and counting continues:
- * what flowed between the last read and the loss (at most one poll) is the only gap.
+ * what flowed between the last read and the loss (at most one poll) is the only gap. Reading the
+ * counters into the store is ssh-counters.ts; this file decides which connection counts for whom.
  *
  * Limited accounts also get a kernel quota object (ssh-quotas.ts), referenced from their mapped
  * sessions: the collector maps sessions, the quota part keeps the objects in step with the limits
@@ -14,10 +15,9 @@
  */
 import { execa } from "execa";
 import { OperatorError } from "../../core/errors.js";
-import { localDate } from "../../core/time.js";
 import type { Logger } from "../../core/log.js";
 import type { StatusView } from "../../control/api.js";
-import type { CounterReading, Store, Usage } from "../../store/store.js";
+import type { Store, Usage } from "../../store/store.js";
 import type { WorkerComponent } from "../../worker/component.js";
 import type { WorkerContext } from "../../worker/worker.js";
 import {
@@ -33,17 +33,11 @@ import { JournalFollower } from "./journal-follower.js";
 import { LogFileFollower } from "./log-file-follower.js";
 import { resolveAuthLog, type LoginSource } from "./login-source.js";
 import { Nft, isNoSuchObject } from "./nft.js";
-import {
-  DEFAULT_QUOTA_NFLOG_GROUP,
-  counterNames,
-  type AccountCounters,
-  type SessionKey,
-} from "./nft-ruleset.js";
+import { DEFAULT_QUOTA_NFLOG_GROUP, type SessionKey } from "./nft-ruleset.js";
+import { SshCounters } from "./ssh-counters.js";
 import { SshQuotas, type MappedSession } from "./ssh-quotas.js";
-import { SshCountingTable, type AccountUsage } from "./ssh-table.js";
+import { SshCountingTable } from "./ssh-table.js";
 
-/** Source name of SSH counters in the store. */
-export const SSH_SOURCE = "ssh";
 /** How often sessions are rebuilt from live sockets and stale entries swept (ms). */
 export const REBUILD_MS = 10_000;
 /** While idle, every this many rebuild rounds is a full one (10 s rounds: once a minute). */
@@ -102,15 +96,12 @@ export class SshCollector implements WorkerComponent {
   readonly #mapped = new Map<string, MappedSession>();
   /** Rebuild rounds so far (the first is always full). */
   #rebuilds = 0;
-  /** Whether no session was mapped at the last full counter read. */
-  #idleAtLastRead = false;
+  readonly #counters: SshCounters;
   readonly #quotas: SshQuotas;
   /** Dropbear child pid → account, from login lines and from the map (Dropbear hides the user). */
   readonly #dropbearUsers = new Map<number, string>();
   /** Accounts whose counters were deleted on purpose: never restored from the store. */
   readonly #forgotten = new Set<string>();
-  /** Accounts seen in the last counter read. */
-  #counted = new Set<string>();
   #lock: Promise<unknown> = Promise.resolve();
   #pollTimer: NodeJS.Timeout | null = null;
   #rebuildTimer: NodeJS.Timeout | null = null;
@@ -133,6 +124,11 @@ export class SshCollector implements WorkerComponent {
       options.quotaGroup ?? DEFAULT_QUOTA_NFLOG_GROUP,
     );
     this.#sources = options.sources ?? this.#defaultSources();
+    this.#counters = new SshCounters({
+      table: this.#table,
+      store: options.store,
+      onUsage: options.onUsage,
+    });
     this.#quotas = new SshQuotas({
       table: this.#table,
       store: options.store,
@@ -144,7 +140,7 @@ export class SshCollector implements WorkerComponent {
         sessionsOf: (user) => [...this.#mapped.values()].filter((m) => m.user === user),
         userAt: (key) => this.#mapped.get(keyOf(key))?.user,
         managed: () => this.#managed(),
-        apply: (usage, only) => this.#apply(usage, only),
+        apply: (usage, only) => this.#counters.save(usage, only),
         pollAccounts: (names) => this.pollAccounts(names),
       },
     });
@@ -157,7 +153,7 @@ export class SshCollector implements WorkerComponent {
       return;
     }
     try {
-      await this.#exclusive(() => this.#ensure(true));
+      await this.#exclusive(() => this.#ensure());
     } catch (err) {
       if (!(err instanceof OperatorError)) throw err;
       this.#offReason = err.hint ? `${err.message}; ${err.hint}` : err.message;
@@ -265,7 +261,7 @@ export class SshCollector implements WorkerComponent {
       for (const [key, m] of this.#mapped) if (m.user === user) this.#mapped.delete(key);
       await this.#table.deleteAccount(user);
       this.#quotas.forget(user);
-      this.#counted.delete(user);
+      this.#counters.forget(user);
     });
   }
 
@@ -333,90 +329,35 @@ export class SshCollector implements WorkerComponent {
     if (this.#enabled) await this.#quotas.sync(only);
   }
 
-  /**
-   * Makes sure the table, its chains and the counters exist; counters the kernel lost are
-   * recreated with their stored values (packets restart at 0: only bytes are billed).
-   */
-  async #ensure(restore: boolean): Promise<void> {
-    const stored = new Map<string, AccountCounters>();
-    if (restore) {
-      const baselines = await this.#opts.store.counterBaselines(SSH_SOURCE);
-      for (const user of (await this.#managed()).keys()) {
-        const names = counterNames(user);
-        const up = baselines.get(names.up);
-        const dn = baselines.get(names.dn);
-        if (up === undefined && dn === undefined) continue;
-        stored.set(user, {
-          up: { packets: 0, bytes: up ?? 0 },
-          dn: { packets: 0, bytes: dn ?? 0 },
-        });
-      }
-    }
-    await this.#table.ensure(stored);
+  /** The table and every managed account's counters, restored from the store if lost. */
+  async #ensure(): Promise<void> {
+    await this.#counters.ensure((await this.#managed()).keys());
   }
 
   async #poll(only: ReadonlySet<string> | null): Promise<void> {
     if (!this.#enabled) return;
-    // Counters move only through mapped sessions. With none mapped now and none at
-    // the last read (which took the final bytes of the sessions that ended), a
-    // read finds nothing new: skip the nft spawn, so idle SSH accounts cost nothing.
-    // A flushed table is still noticed by the 10 s rebuild, which ensures it.
-    const idle = this.#mapped.size === 0;
-    if (only === null && idle && this.#idleAtLastRead) return;
-    if (only === null) this.#idleAtLastRead = idle;
-    let usage = await this.#table.readUsage();
-    if (only === null && this.#lost(usage)) {
-      this.#log.warn(
-        { accounts: this.#counted.size },
-        "SSH counters vanished (flushed ruleset or reboot); restoring them from the store",
-      );
-      await this.#recover();
-      usage = await this.#table.readUsage();
+    if (only !== null) {
+      await this.#counters.save(await this.#counters.read(), only);
+      return;
     }
-    if (only === null) {
-      this.#counted = new Set(usage.keys());
-      await this.#quotas.checkPolled();
-    }
-    await this.#apply(usage, only);
-  }
-
-  /** Stores the growth of counters read from the kernel (`only`: these accounts only). */
-  async #apply(usage: AccountUsage, only: ReadonlySet<string> | null): Promise<void> {
-    const readings: CounterReading[] = [];
-    for (const [user, counters] of usage) {
-      if (only !== null && !only.has(user)) continue;
-      const names = counterNames(user);
-      readings.push(
-        { counter: names.up, account: user, direction: "up", raw: counters.up.bytes },
-        { counter: names.dn, account: user, direction: "down", raw: counters.dn.bytes },
-      );
-    }
-    const at = new Date();
-    const applied = await this.#opts.store.applyCounters({
-      source: SSH_SOURCE,
-      readings,
-      sourceRestarted: false,
-      day: localDate(at),
-      at: at.toISOString(),
-    });
-    if (applied.changed.length > 0) this.#opts.onUsage(applied.changed);
-  }
-
-  /**
-   * True when every counter of the last read is gone: the table was flushed or the host rebooted.
-   * Counters of some accounts gone while others stay were deleted on purpose (account deletion):
-   * those accounts are forgotten instead.
-   */
-  #lost(usage: AccountUsage): boolean {
-    if (this.#counted.size === 0) return false;
-    const gone = [...this.#counted].filter((user) => !usage.has(user));
-    if (gone.length === 0) return false;
-    if (gone.length === this.#counted.size) return true;
-    for (const user of gone) {
+    const read = await this.#counters.readAll(this.#mapped.size === 0);
+    if (read === null) return;
+    let usage = read.usage;
+    for (const user of read.gone) {
       this.#forgotten.add(user);
       for (const [key, m] of this.#mapped) if (m.user === user) this.#mapped.delete(key);
     }
-    return false;
+    if (read.lost > 0) {
+      this.#log.warn(
+        { accounts: read.lost },
+        "SSH counters vanished (flushed ruleset or reboot); restoring them from the store",
+      );
+      await this.#recover();
+      usage = await this.#counters.read();
+    }
+    this.#counters.accept(usage);
+    await this.#quotas.checkPolled();
+    await this.#counters.save(usage, null);
   }
 
   /** After a flush: the table with the stored values, then every live session mapped again. */
@@ -456,7 +397,7 @@ export class SshCollector implements WorkerComponent {
     if (this.#mapped.size === 0 && round % IDLE_FULL_REBUILD_EVERY !== 0) {
       if (!(await anyEstablished(this.#opts.sshPorts))) return;
     }
-    await this.#ensure(true);
+    await this.#ensure();
     this.#mapped.clear();
     const withQuota = new Set((await this.#table.quotaSessions()).map(keyOf));
     for (const m of await this.#table.mappedSessions())

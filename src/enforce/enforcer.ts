@@ -1,5 +1,4 @@
 import { hotAccounts, mbpsToBytesPerSecond, type HeadroomPolicy } from "./headroom.js";
-import { formatBytes } from "../accounts/sizes.js";
 import { ApiError } from "../control/api-error.js";
 import { EngineUnreachableError, OperatorError } from "../core/errors.js";
 import type { Logger } from "../core/log.js";
@@ -13,6 +12,10 @@ import { cutXrayNow, readCutPlan, type CutPlan } from "./xray-fast-cut.js";
 import { AccessTail } from "./access-tail.js";
 import { CutTiming } from "./cut-timing.js";
 import { FileStamp } from "../core/file-stamp.js";
+import { ExpiryAlarm } from "./expiry-alarm.js";
+import { KERNEL_QUOTA_SLACK, usedBytes as used, verdict, type CutTrigger } from "./verdict.js";
+
+export type { CutTrigger } from "./verdict.js";
 
 /** How an account is cut: the lifecycle's delete (or lock), run in-process. */
 export type CutAccount = (name: string, reason: string) => Promise<DeletionReport>;
@@ -30,14 +33,6 @@ export type EnforcementAction = {
   detail?: string;
 };
 
-/**
- * Why a cut was started: the store showed usage >= limit ("usage"), a hot Xray account's pace
- * says it runs out within the cut latency ("timed"), or an SSH account's kernel quota ran out
- * ("kernel-quota"). The kernel quota is authoritative: it drops the packet that would cross the
- * limit, so the counters (which count only what passed) stay a packet short of the limit.
- */
-export type CutTrigger = "usage" | "timed" | "kernel-quota";
-
 /** Spacing of retries after a failed cut (ms), so a broken step never becomes a busy loop. */
 const RETRY_MS = [1000, 5000, 30_000, 120_000];
 /**
@@ -47,22 +42,10 @@ const RETRY_MS = [1000, 5000, 30_000, 120_000];
  * this is only a safety net: listing 1,000 accounts costs ~8 ms of CPU.
  */
 const REFRESH_MS = 60_000;
-/** Longest wait for an expiry (ms); a timer re-armed at the next refresh covers the rest. */
-const EXPIRY_WAIT_MAX_MS = REFRESH_MS;
 /** Delay of the refresh after a limit change (ms): a burst of changes costs one. */
 const REFRESH_DEBOUNCE_MS = 50;
 
-/**
- * How far below its limit an SSH account's stored usage may be when its kernel quota runs out
- * (bytes): the dropped packet that crossed it (at most a 64 KiB GSO segment), and the few bytes
- * a quota set while traffic flowed may be ahead of the counters. A limit raised since is above
- * this and stops the cut.
- */
-const KERNEL_QUOTA_SLACK = 256 * 1024;
-
 const XRAY = new Set(["vmess", "vless", "trojan", "shadowsocks"]);
-
-const used = (u: Usage) => u.uploadBytes + u.downloadBytes;
 
 /**
  * Quota and expiry enforcement. Usage changes reported by the collectors are
@@ -92,8 +75,8 @@ export class Enforcer implements WorkerComponent {
   private soonTimer: NodeJS.Timeout | null = null;
   /** The refresh running or queued last: refreshes run one after another (see `refresh`). */
   private refreshChain: Promise<void> = Promise.resolve();
-  /** Fires at the nearest expiry date of a limited account. */
-  private expiryTimer: NodeJS.Timeout | null = null;
+  /** Sweeps at the nearest expiry date of a limited account. */
+  private readonly expiry: ExpiryAlarm;
   /** The access log, followed while accounts are hot: their connections, ready for a cut. */
   private tail: AccessTail | null = null;
   private readonly timing: CutTiming;
@@ -110,6 +93,11 @@ export class Enforcer implements WorkerComponent {
       pollMs: ctx.config.pollMs,
     };
     this.timing = new CutTiming(ctx.config.fastPollMs, (name) => void this.enforce(name, "timed"));
+    this.expiry = new ExpiryAlarm({
+      accounts: () => this.limited.values(),
+      onDue: () => this.sweep(),
+      log: this.log,
+    });
   }
 
   async start(): Promise<void> {
@@ -127,7 +115,7 @@ export class Enforcer implements WorkerComponent {
     this.stopped = true;
     if (this.refreshTimer) clearInterval(this.refreshTimer);
     if (this.soonTimer) clearTimeout(this.soonTimer);
-    if (this.expiryTimer) clearTimeout(this.expiryTimer);
+    this.expiry.stop();
     if (this.fastTimer) clearTimeout(this.fastTimer);
     this.timing.stop();
     await Promise.allSettled([...this.inFlight.values()]);
@@ -193,41 +181,7 @@ export class Enforcer implements WorkerComponent {
       ).catch(() => this.plan);
     }
     this.recomputeHot();
-    this.armExpiry();
-  }
-
-  /** Sweeps when the next limited account expires, instead of checking dates on a timer. */
-  private armExpiry(): void {
-    if (this.expiryTimer) clearTimeout(this.expiryTimer);
-    this.expiryTimer = null;
-    // Dates passed already were swept (and are retried on failure): only future ones count.
-    const now = Date.now();
-    let next = Infinity;
-    let user = "";
-    for (const a of this.limited.values()) {
-      const at = a.expiresAt === null ? NaN : Date.parse(a.expiresAt);
-      if (at > now && at < next) [next, user] = [at, a.name];
-    }
-    if (next === Infinity || this.stopped) return;
-    this.log.debug({ user, waitMs: next - now }, "next expiry timer set");
-    // A timer can fire a few ms before Date.now() reaches its date (Node measures it from the
-    // event loop's cached clock). Swept then, the account is not due yet; re-armed a moment later,
-    // its date has passed and it is no longer "future": it would wait for the next refresh, a
-    // minute. So the sweep waits until the wall clock has reached the date.
-    const fire = () => {
-      const left = next - Date.now();
-      if (left > 0) {
-        this.expiryTimer = setTimeout(fire, Math.min(left, EXPIRY_WAIT_MAX_MS));
-        this.expiryTimer.unref();
-        return;
-      }
-      this.expiryTimer = null;
-      void this.sweep()
-        .catch((err: unknown) => this.log.error({ err }, "expiry sweep failed"))
-        .then(() => this.armExpiry());
-    };
-    this.expiryTimer = setTimeout(fire, Math.min(next - now, EXPIRY_WAIT_MAX_MS));
-    this.expiryTimer.unref();
+    this.expiry.arm();
   }
 
   private recomputeHot(): void {
@@ -297,11 +251,7 @@ export class Enforcer implements WorkerComponent {
   /** Checks every limited account once (limit and expiry). */
   async sweep(): Promise<EnforcementAction[]> {
     const now = Date.now();
-    const due = [...this.limited.values()].filter(
-      (a) =>
-        (a.limitBytes !== null && used(a.usage) >= a.limitBytes) ||
-        (a.expiresAt !== null && Date.parse(a.expiresAt) <= now),
-    );
+    const due = [...this.limited.values()].filter((a) => verdict(a, now) !== null);
     return Promise.all(due.map((a) => this.enforce(a.name)));
   }
 
@@ -348,22 +298,10 @@ export class Enforcer implements WorkerComponent {
       this.limited.delete(name);
       return { account: name, protocol: account.protocol, reason: "locked", outcome: "skipped" };
     }
-    const total = used(account.usage);
     const reach =
       trigger === "kernel-quota" ? KERNEL_QUOTA_SLACK : timed ? this.timing.reach(name) : 0;
-    let reason: string;
-    if (account.limitBytes !== null && total + reach >= account.limitBytes) {
-      reason =
-        `Bandwidth limit exceeded: used ${formatBytes(total)} (${total} B) ` +
-        `of ${formatBytes(account.limitBytes)} (${account.limitBytes} B)` +
-        (total >= account.limitBytes
-          ? ""
-          : trigger === "kernel-quota"
-            ? ", its kernel quota ran out"
-            : ", cut timed to land as it ran out");
-    } else if (account.expiresAt !== null && Date.parse(account.expiresAt) <= Date.now()) {
-      reason = `Expired on ${account.expiresAt}`;
-    } else {
+    const due = verdict(account, Date.now(), trigger, reach);
+    if (due === null) {
       this.limited.set(name, account);
       return {
         account: name,
@@ -372,11 +310,8 @@ export class Enforcer implements WorkerComponent {
         outcome: "skipped",
       };
     }
-    if (
-      XRAY.has(account.protocol) &&
-      account.limitBytes !== null &&
-      total + reach >= account.limitBytes
-    ) {
+    const { reason } = due;
+    if (XRAY.has(account.protocol) && due.over === "quota") {
       const engine = this.xray.engine();
       if (engine && this.plan) {
         const t0 = performance.now();

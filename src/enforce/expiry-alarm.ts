@@ -1,6 +1,9 @@
 import type { Logger } from "../core/log.js";
 
-/** Longest single wait (ms); a later re-arm (the enforcer refreshes every minute) covers the rest. */
+/**
+ * Longest single timer (ms). A further date is reached in steps: Node cannot time more than
+ * ~24.8 days in one timer (it fires at once instead), and a step notices a wall-clock change.
+ */
 export const EXPIRY_WAIT_MAX_MS = 60_000;
 
 export type ExpiryAlarmOptions = {

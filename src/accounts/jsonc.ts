@@ -7,6 +7,10 @@
  * Besides the value, the parse keeps where every node, comma and comment sits in the text, so that
  * edits can touch a few characters and leave the rest of the file as the seller wrote it.
  * Offsets and columns count UTF-16 code units, as JavaScript strings do.
+ *
+ * Written here because no package reads this dialect: jsonc-parser (VS Code's) and
+ * strip-json-comments know `//` and `/* *\/` comments but not `#`, and JSON5 accepts much the
+ * engines refuse (trailing commas, single quotes, unquoted keys).
  */
 import { OperatorError } from "../core/errors.js";
 

@@ -1,6 +1,13 @@
 /**
  * Incremental reader for classic pcap (not pcapng), as written by `tcpdump -w -`.
  * Chunks may split the file anywhere; records come out whole.
+ *
+ * This and the other readers of captured bytes in capture/ (nflog.ts, packet.ts,
+ * tls-client-hello.ts, http-request.ts) are written here: `pcap` on npm binds libpcap natively
+ * (a compiler and headers on every server), pcap-parser dates from Node 0.6 (the deprecated
+ * `new Buffer`, everything buffered copied again on every chunk, no nanosecond files), and
+ * read-tls-client-hello reads a server's own incoming socket, not a captured flow. Each is
+ * fuzzed in test/unit/capture/fuzz.test.ts.
  */
 
 /** One captured packet. `data` views the bytes fed in; copy it to keep it past the next feed. */

@@ -4,6 +4,10 @@ import { setTimeout as sleep } from "node:timers/promises";
  * Spaces outgoing messages to stay inside Telegram's limits: about 30 messages a second
  * overall and one a second per chat. Slots are reserved synchronously, so concurrent
  * senders queue in call order instead of bursting together.
+ *
+ * Written here rather than taken from @grammyjs/transformer-throttler: grammY's docs point to
+ * auto-retry instead (used too, for the 429s that still come), and the pushes need only these two
+ * gaps, not a Bottleneck queue under every API call.
  */
 export class Pacer {
   private nextGlobal = 0;

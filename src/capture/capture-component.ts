@@ -8,7 +8,6 @@ import { join } from "node:path";
 import { OperatorError } from "../core/errors.js";
 import { Nft, isNoSuchObject } from "../collect/ssh/nft.js";
 import { readXrayConfig, type XrayInbound } from "../accounts/xray-config.js";
-import { SqliteHostStore } from "../store/sqlite/sqlite-host-store.js";
 import { ApiError } from "../control/api-error.js";
 import { AccessLogFollower, type LogPosition } from "./access-log-follower.js";
 import {
@@ -82,7 +81,7 @@ export class CaptureComponent implements WorkerComponent {
   constructor(ctx: WorkerContext) {
     this.#ctx = ctx;
     this.#log = ctx.log.child({ component: "capture" });
-    this.#hosts = new SqliteHostStore(ctx.sqlite.db);
+    this.#hosts = ctx.hosts;
     this.#recorder = new HostRecorder({
       store: this.#hosts,
       hostsLog: join(ctx.config.dataDir, "hosts.log"),

@@ -1,6 +1,7 @@
 import { setPriority } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import { SqliteStore } from "../store/sqlite/sqlite-store.js";
+import { SqliteHostStore } from "../store/sqlite/sqlite-host-store.js";
 import { ControlServer } from "../control/server.js";
 import { Router } from "../control/router.js";
 import { XrayCollector } from "../collect/xray/xray-collector.js";
@@ -15,14 +16,15 @@ import { Enforcer } from "../enforce/enforcer.js";
 import type { Config } from "../config/config.js";
 import type { Logger } from "../core/log.js";
 import type { Store, Usage } from "../store/store.js";
+import type { HostStore } from "../store/host-store.js";
 
 /** What every component may use: the store, the usage files, the logger, the config. */
 export type WorkerContext = {
   config: Config;
   log: Logger;
   store: Store;
-  /** The SQLite store itself, for components with their own tables (hosts). */
-  sqlite: SqliteStore;
+  /** Hosts clients used (host capture), in the same database as `store`. */
+  hosts: HostStore;
   usageFiles: UsageFiles;
   xray: XrayCollector;
   /** Collectors call this with the accounts whose usage changed. */
@@ -124,7 +126,7 @@ export async function runWorker(config: Config, log: Logger): Promise<void> {
     config,
     log,
     store,
-    sqlite,
+    hosts: new SqliteHostStore(sqlite.db),
     usageFiles,
     xray,
     onUsage,

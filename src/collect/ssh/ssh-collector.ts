@@ -258,11 +258,16 @@ export class SshCollector implements WorkerComponent {
       this.#forgotten.add(user);
       if (!this.#enabled) return;
       await this.#poll(new Set([user]));
-      for (const [key, m] of this.#mapped) if (m.user === user) this.#mapped.delete(key);
+      this.#dropSessionsOf(user);
       await this.#table.deleteAccount(user);
       this.#quotas.forget(user);
       this.#counters.forget(user);
     });
+  }
+
+  /** Drops the account's sessions from this process's view of the kernel's maps. */
+  #dropSessionsOf(user: string): void {
+    for (const [key, m] of this.#mapped) if (m.user === user) this.#mapped.delete(key);
   }
 
   #defaultSources(): LoginSource[] {
@@ -345,7 +350,7 @@ export class SshCollector implements WorkerComponent {
     let usage = read.usage;
     for (const user of read.gone) {
       this.#forgotten.add(user);
-      for (const [key, m] of this.#mapped) if (m.user === user) this.#mapped.delete(key);
+      this.#dropSessionsOf(user);
     }
     if (read.lost > 0) {
       this.#log.warn(
